@@ -1,0 +1,39 @@
+"""wif-lab: learn, run and regression-test Workload Identity Federation to the Claude API.
+
+The few names a notebook needs; everything else lives in the module named after its step:
+provider → :mod:`tokens` → :mod:`rules` (preflight) → :mod:`exchange` / :mod:`sdk`.
+"""
+
+from .errors import (
+    ConfigurationError,
+    ExchangeRefused,
+    ProviderError,
+    ProviderUnreachable,
+    TokenError,
+    WifLabError,
+)
+from .exchange import ExchangeResult, exchange
+from .lab import Lab, attach, connect, start
+from .redact import redact
+from .tokens import DecodedToken, decode, verify
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigurationError",
+    "DecodedToken",
+    "ExchangeRefused",
+    "ExchangeResult",
+    "Lab",
+    "ProviderError",
+    "ProviderUnreachable",
+    "TokenError",
+    "WifLabError",
+    "attach",
+    "connect",
+    "decode",
+    "exchange",
+    "redact",
+    "start",
+    "verify",
+]

@@ -1,0 +1,150 @@
+"""The raw RFC 7523 jwt-bearer exchange at ``POST /v1/oauth/token``, sent as the SDK sends it.
+
+This is what the SDK does under the hood, made visible: one JSON POST, an access token back.
+Failures become :class:`~wif_lab.errors.ExchangeRefused` carrying status, OAuth ``error``,
+description and request id, plus one line on what to check next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .errors import ExchangeRefused, ProviderUnreachable
+from .redact import redact
+from .tokens import Verify, _verify_arg
+
+GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+EXCHANGE_BETA = "oauth-2025-04-20,oidc-federation-2026-04-01"
+TOKEN_PATH = "/v1/oauth/token"
+ACCESS_TOKEN_PREFIX = "sk-ant-oat01-"
+
+_HINTS = {
+    (400, "invalid_grant"): (
+        "the authentication events for this rule (they give the exact reason); then, in order: "
+        "iss equals the issuer URL byte for byte, aud contains the rule's audience, sub/claims match, "
+        "the token is fresh and within the issuer's max JWT lifetime, and the signing key is published"
+    ),
+    (400, "invalid_request"): "the request fields: federation_rule_id (fdrl_…), organization_id (UUID), "
+    "service_account_id (svac_…), and workspace_id when the rule covers several workspaces",
+    (400, "unsupported_grant_type"): f"grant_type must be {GRANT_TYPE}",
+    (401, "authentication_error"): (
+        "whether this identity token was already exchanged (a token with a jti is single-use): fetch a "
+        "fresh one; then the authentication events"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ExchangeResult:
+    """A successful exchange; the access token never appears in repr or str."""
+
+    access_token: str = field(repr=False)
+    token_type: str
+    expires_in: int
+    scope: str | None
+    request_id: str | None
+
+    def __repr__(self) -> str:
+        return (
+            f"ExchangeResult(access_token={redact(self.access_token)!r}, token_type={self.token_type!r}, "
+            f"expires_in={self.expires_in}, scope={self.scope!r})"
+        )
+
+    __str__ = __repr__
+
+    @property
+    def looks_valid(self) -> bool:
+        """The documented shape: an ``sk-ant-oat01-`` bearer token with a positive lifetime."""
+        return (
+            self.access_token.startswith(ACCESS_TOKEN_PREFIX)
+            and self.token_type.lower() == "bearer"
+            and self.expires_in > 0
+        )
+
+
+def exchange_request(
+    assertion: str,
+    *,
+    federation_rule_id: str,
+    organization_id: str,
+    service_account_id: str | None = None,
+    workspace_id: str | None = None,
+) -> dict[str, Any]:
+    """The JSON body, keys in the SDK's order; optional fields only when set (as the SDK does)."""
+    body: dict[str, Any] = {
+        "grant_type": GRANT_TYPE,
+        "assertion": assertion,
+        "federation_rule_id": federation_rule_id,
+        "organization_id": organization_id,
+    }
+    if service_account_id:
+        body["service_account_id"] = service_account_id
+    if workspace_id:
+        body["workspace_id"] = workspace_id
+    return body
+
+
+def exchange(
+    assertion: str,
+    *,
+    base_url: str,
+    federation_rule_id: str,
+    organization_id: str,
+    service_account_id: str | None = None,
+    workspace_id: str | None = None,
+    verify: Verify = True,
+    timeout: float = 30.0,
+) -> ExchangeResult:
+    """Exchange an identity token for a Claude API access token (one POST, no caching)."""
+    url = base_url.rstrip("/") + TOKEN_PATH
+    body = exchange_request(
+        assertion.strip(),
+        federation_rule_id=federation_rule_id,
+        organization_id=organization_id,
+        service_account_id=service_account_id,
+        workspace_id=workspace_id,
+    )
+    headers = {"anthropic-beta": EXCHANGE_BETA, "content-type": "application/json", "user-agent": "wif-lab"}
+    try:
+        response = httpx.post(url, json=body, headers=headers, verify=_verify_arg(verify), timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise ProviderUnreachable(f"could not reach the token endpoint {url}: {type(exc).__name__}: {exc}") from exc
+    rid = response.headers.get("request-id")
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if response.status_code >= 400:
+        raise _refused(response.status_code, data, rid, response.text)
+    if not isinstance(data, dict) or "access_token" not in data or "expires_in" not in data:
+        raise ExchangeRefused(
+            f"token endpoint answered {response.status_code} without an access token",
+            status=response.status_code, error=None, description=redact(response.text[:200]), request_id=rid,
+            hint="that base_url points at the Claude API (not the identity provider)",
+        )
+    return ExchangeResult(
+        access_token=str(data["access_token"]),
+        token_type=str(data.get("token_type", "Bearer")),
+        expires_in=int(data["expires_in"]),
+        scope=data.get("scope"),
+        request_id=rid,
+    )
+
+
+def _refused(status: int, data: Any, rid: str | None, text: str) -> ExchangeRefused:
+    error: str | None = None
+    description: str | None = None
+    if isinstance(data, dict):
+        if isinstance(data.get("error"), str):
+            error, description = data["error"], data.get("error_description")
+        elif isinstance(data.get("error"), dict):  # Anthropic API error shape
+            error, description = data["error"].get("type"), data["error"].get("message")
+    hint = _HINTS.get((status, error or ""), "the authentication events, then the exchange parameters")
+    shown = f"{error}: {description}" if error else redact(text[:200])
+    return ExchangeRefused(
+        f"token exchange refused (HTTP {status}) {shown} [request_id={rid}]",
+        status=status, error=error, description=description, request_id=rid, hint=hint,
+    )

@@ -1,0 +1,188 @@
+"""Start or attach to the mock stack, and read the connection file.
+
+A notebook in mock mode calls :func:`connect`: it attaches to a running stack when
+``WIF_LAB_CONNECTION`` names a connection file (a workshop's ``wif-lab mock serve``), and otherwise
+starts the whole stack in-process on loopback (the embedded default). Either way it gets the same
+:class:`Lab`, built from the same connection file keys.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .errors import ConfigurationError, ProviderUnreachable
+
+ENV_CONNECTION = "WIF_LAB_CONNECTION"
+ENV_STATE_DIR = "WIF_LAB_STATE_DIR"
+
+
+def default_state_dir() -> Path:
+    """Where keys and the lab CA are cached between runs (outside the repository)."""
+    env = os.environ.get(ENV_STATE_DIR)
+    if env:
+        return Path(env).expanduser()
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "wif-lab"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """The parsed connection file: everything a client needs to reach the mocks."""
+
+    data: dict[str, Any]
+    path: Path | None = None
+
+    @classmethod
+    def load(cls, path: str | Path) -> Connection:
+        p = Path(path).expanduser()
+        try:
+            data = json.loads(p.read_text())
+        except FileNotFoundError as exc:
+            raise ConfigurationError(
+                f"no connection file at {p}",
+                hint="start the lab with `wif-lab mock serve --state-dir DIR` and use DIR/connection.json",
+            ) from exc
+        except ValueError as exc:
+            raise ConfigurationError(f"{p} is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict) or "anthropic" not in data or "ca_bundle" not in data:
+            raise ConfigurationError(f"{p} is not a wif-lab connection file (no 'anthropic' / 'ca_bundle')")
+        return cls(data, p)
+
+    @property
+    def ca_bundle(self) -> Path:
+        return Path(self.data["ca_bundle"])
+
+    @property
+    def anthropic(self) -> dict[str, Any]:
+        return self.data["anthropic"]
+
+    def section(self, name: str) -> dict[str, Any]:
+        if name not in self.data:
+            raise ConfigurationError(
+                f"the connection file has no '{name}' section",
+                hint=f"this lab was started without the {name} mock; upgrade wif-lab or restart the stack",
+            )
+        return self.data[name]
+
+
+class Lab:
+    """A connected lab: the connection file, plus the in-process stack when embedded."""
+
+    def __init__(self, connection: Connection, stack: Any = None) -> None:
+        self.connection = connection
+        self.stack = stack
+        self._admin: Any = None
+
+    # --- what notebooks read -------------------------------------------------------------------
+
+    @property
+    def ca_bundle(self) -> Path:
+        return self.connection.ca_bundle
+
+    @property
+    def base_url(self) -> str:
+        return self.connection.anthropic["base_url"]
+
+    @property
+    def organization_id(self) -> str:
+        return self.connection.anthropic["organization_id"]
+
+    @property
+    def default_workspace_id(self) -> str:
+        return self.connection.anthropic["default_workspace_id"]
+
+    def section(self, name: str) -> dict[str, Any]:
+        return self.connection.section(name)
+
+    def mock(self, name: str) -> Any:
+        """The live mock object (embedded labs only), for lab-side setup a real admin does by hand."""
+        if self.stack is None:
+            raise ConfigurationError(
+                f"lab-side setup of the {name} mock needs the embedded lab",
+                hint="run the notebook without WIF_LAB_CONNECTION, or use the preconfigured default scenario",
+            )
+        return self.stack.mocks[name]
+
+    def admin(self) -> Any:
+        """The official SDK client on the lab's ``org:admin`` token (stands in for a Console admin)."""
+        if self._admin is None:
+            from .sdk import admin_client
+
+            self._admin = admin_client(
+                base_url=self.base_url, admin_token=self.connection.anthropic["admin_token"], verify=self.ca_bundle
+            )
+        return self._admin
+
+    def events(self, *, federation_rule_id: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        """The authentication history (newest first): why each exchange succeeded or failed."""
+        params: dict[str, Any] = {"limit": limit}
+        if federation_rule_id:
+            params["federation_rule_id"] = federation_rule_id
+        url = self.connection.anthropic["events_url"]
+        try:
+            r = httpx.get(
+                url, params=params, verify=str(self.ca_bundle), timeout=10,
+                headers={"authorization": f"Bearer {self.connection.anthropic['admin_token']}",
+                         "anthropic-beta": "oauth-2025-04-20"},
+            )
+        except httpx.HTTPError as exc:
+            raise ProviderUnreachable(f"could not reach {url}: {exc}") from exc
+        r.raise_for_status()
+        return r.json()["data"]
+
+    def last_event(self, federation_rule_id: str | None = None) -> dict[str, Any] | None:
+        events = self.events(federation_rule_id=federation_rule_id, limit=1)
+        return events[0] if events else None
+
+    def close(self) -> None:
+        if self.stack is not None:
+            self.stack.stop()
+            self.stack = None
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        kind = "embedded" if self.stack is not None else "attached"
+        return f"Lab({kind}, anthropic={self.base_url!r})"
+
+
+def start(state_dir: str | Path | None = None, *, host: str = "127.0.0.1", port: int = 0) -> Lab:
+    """Start the whole mock stack in this process; it stops when the process exits."""
+    from .mock.stack import MockStack
+
+    state = Path(state_dir) if state_dir else default_state_dir()
+    run_file = state / "run" / f"connection-{os.getpid()}-{id(object()):x}.json"
+    stack = MockStack(state, host=host, port=port, connection_file=run_file)
+    stack.start()
+    atexit.register(stack.stop)
+    return Lab(Connection.load(run_file), stack)
+
+
+def attach(connection_file: str | Path) -> Lab:
+    """Attach to a running stack through its connection file."""
+    connection = Connection.load(connection_file)
+    try:
+        httpx.get(connection.anthropic["base_url"], verify=str(connection.ca_bundle), timeout=3)
+    except httpx.HTTPError as exc:
+        raise ProviderUnreachable(
+            f"the lab in {connection_file} is not answering at {connection.anthropic['base_url']}",
+            hint="is `wif-lab mock serve` still running? Restart it or unset WIF_LAB_CONNECTION",
+        ) from exc
+    return Lab(connection)
+
+
+def connect(connection_file: str | Path | None = None) -> Lab:
+    """Attach when a connection file is given (or named by WIF_LAB_CONNECTION); else start embedded."""
+    path = connection_file or os.environ.get(ENV_CONNECTION)
+    return attach(path) if path else start()

@@ -1,0 +1,75 @@
+"""The mock Anthropic API: OAuth token exchange, Admin API (federation), Messages.
+
+Routes follow the real paths (platform.claude.com docs: wif-reference, wif-admin-api; and the
+``anthropic`` 2.10 SDK's resources). Lab-only routes live under ``/lab/`` and are never used by a
+real client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from ..base import LabContext
+from .store import Grant, Store
+
+DEFAULT_AUDIENCE = "https://api.anthropic.com"
+
+
+class AnthropicMock:
+    name = "anthropic"
+
+    def __init__(self, ctx: LabContext, *, default_audience: str = DEFAULT_AUDIENCE) -> None:
+        self.ctx = ctx
+        self.base_url = ctx.base_url(self.name)
+        self.default_audience = default_audience
+        self.store = Store(clock=ctx.clock, seed=ctx.seed)
+        self.admin_service_account = self._create_lab_admin()
+        self.admin_token = self.store.mint_grant(
+            Grant(self.admin_service_account["id"], None, "org:admin", expires_at=None)
+        )
+        from .jwks import JwksResolver
+
+        self.jwks = JwksResolver(ctx)
+
+    def _create_lab_admin(self) -> dict[str, Any]:
+        now = self.store.now_iso()
+        sa = {
+            "id": self.store.ids.new("svac"),
+            "type": "service_account",
+            "name": "lab-admin",
+            "description": "The lab's administrator (stands in for a Console admin session).",
+            "organization_role": "admin",
+            "created_at": now,
+            "updated_at": now,
+            "archived_at": None,
+            "archived_by_actor_id": None,
+            "created_by_actor_id": None,
+            "updated_by_actor_id": None,
+        }
+        self.store.service_accounts[sa["id"]] = sa
+        return sa
+
+    def asgi(self) -> Starlette:
+        from .admin import admin_routes
+        from .lab_routes import lab_routes
+        from .messages import messages_routes
+        from .token import token_routes
+
+        routes: list[Route] = [*token_routes(self), *admin_routes(self), *messages_routes(self), *lab_routes(self)]
+        app = Starlette(routes=routes)
+        app.state.store = self.store
+        app.state.mock = self
+        return app
+
+    def connection(self) -> dict[str, Any]:
+        return {
+            "base_url": self.base_url,
+            "organization_id": self.store.organization_id,
+            "admin_token": self.admin_token,
+            "default_workspace_id": self.store.default_workspace_id,
+            "default_audience": self.default_audience,
+            "events_url": f"{self.base_url}/lab/events",
+        }

@@ -1,0 +1,65 @@
+"""What every mock service is given and what it must provide to the stack.
+
+A mock is built by a factory from a :class:`LabContext` once every mock's socket is bound, so each
+knows its own base URL (and its peers') before it builds issuer URLs and discovery documents.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+from starlette.types import ASGIApp
+
+from .keys import KeyStore
+from .tls import LabTLS
+
+
+@dataclass
+class LabContext:
+    state_dir: Path
+    keys: KeyStore
+    tls: LabTLS
+    base_urls: dict[str, str]
+    clock: Callable[[], float] = time.time
+    seed: int = 20260617
+    mocks: dict[str, Mock] = field(default_factory=dict)
+
+    def base_url(self, name: str) -> str:
+        return self.base_urls[name]
+
+    def outbound_client(self, *, extra_ca_pem: str | None = None, timeout: float = 5.0) -> httpx.AsyncClient:
+        """An async client for mock-to-mock calls (a mock fetching another's JWKS).
+
+        In the lab the lab CA plays the part of the public web PKI, so it is always trusted;
+        an issuer's ``ca_cert_pem`` is trusted in addition, as the real service does.
+        """
+        import ssl
+
+        ctx = ssl.create_default_context(cafile=str(self.tls.ca_bundle))
+        if extra_ca_pem:
+            ctx.load_verify_locations(cadata=extra_ca_pem)
+        return httpx.AsyncClient(verify=ctx, timeout=timeout, follow_redirects=False)
+
+
+class Mock(Protocol):
+    """A running mock: its ASGI app and its section of the connection file."""
+
+    name: str
+
+    def asgi(self) -> ASGIApp: ...
+
+    def connection(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class MockSpec:
+    """How the stack builds one mock: its name, whether it serves https, and its factory."""
+
+    name: str
+    scheme: str
+    factory: Callable[[LabContext], Mock]

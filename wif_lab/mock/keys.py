@@ -1,0 +1,83 @@
+"""Signing keys for the mock issuers, cached in the state dir so warm starts are fast.
+
+Each key has a stable name (``okta-default``, ``entra``, …); the public half is published as a
+JWK with a ``kid`` chosen by the mock that owns it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from .tls import write_atomic
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+class KeyStore:
+    def __init__(self, state_dir: Path) -> None:
+        self.dir = state_dir / "keys"
+        self._cache: dict[str, PrivateKey] = {}
+        self._lock = threading.Lock()
+
+    def path(self, name: str) -> Path:
+        return self.dir / f"{name}.pem"
+
+    def private_key(self, name: str, kind: str = "rsa") -> PrivateKey:
+        """Load the named key, generating it (RSA 2048 or EC P-256) the first time."""
+        with self._lock:
+            if name in self._cache:
+                return self._cache[name]
+            path = self.path(name)
+            if path.exists():
+                key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            else:
+                key = (
+                    ec.generate_private_key(ec.SECP256R1())
+                    if kind == "ec"
+                    else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                )
+                pem = key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+                write_atomic(path, pem, 0o600)
+                # Another process may have won the race; everyone uses the file on disk.
+                key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            self._cache[name] = key  # type: ignore[assignment]
+            return key  # type: ignore[return-value]
+
+    def private_pem(self, name: str, kind: str = "rsa") -> str:
+        self.private_key(name, kind)
+        return self.path(name).read_text()
+
+
+def public_jwk(key: PrivateKey, kid: str, alg: str | None = None) -> dict[str, Any]:
+    """The public JWK for ``key`` with ``kid``, ``use`` and ``alg`` set."""
+    pub = key.public_key()
+    if isinstance(pub, rsa.RSAPublicKey):
+        jwk = json.loads(RSAAlgorithm.to_jwk(pub))
+        jwk["alg"] = alg or "RS256"
+    else:
+        jwk = json.loads(ECAlgorithm.to_jwk(pub))
+        jwk["alg"] = alg or "ES256"
+    jwk.update({"kid": kid, "use": "sig"})
+    return jwk
+
+
+def thumbprint(key: PrivateKey) -> str:
+    """RFC 7638 thumbprint of the public key (base64url SHA-256): a stable, key-derived id."""
+    jwk = public_jwk(key, kid="x")
+    members = ("e", "kty", "n") if jwk["kty"] == "RSA" else ("crv", "kty", "x", "y")
+    canonical = json.dumps({k: jwk[k] for k in members}, separators=(",", ":"), sort_keys=True)
+    digest = hashlib.sha256(canonical.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()

@@ -1,0 +1,167 @@
+"""Start the whole mock stack in-process on loopback, one uvicorn server per mock.
+
+Every socket is bound before any mock is built, so each mock knows every base URL (issuer URLs
+must be exact). Each server runs in its own thread with its own event loop; a mock calling another
+mock over https never blocks the one it calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from ..errors import ConfigurationError
+from .base import LabContext, Mock, MockSpec
+from .keys import KeyStore
+from .tls import ensure_lab_tls, write_atomic
+
+CONNECTION_VERSION = 1
+
+
+class _Server(threading.Thread):
+    def __init__(self, name: str, app: Any, sock: socket.socket, tls: Any | None) -> None:
+        super().__init__(name=f"wif-lab-{name}", daemon=True)
+        kwargs: dict[str, Any] = {}
+        if tls is not None:
+            kwargs = {"ssl_certfile": str(tls.server_cert_chain), "ssl_keyfile": str(tls.server_key)}
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1, **kwargs
+        )
+        self.server = uvicorn.Server(config)
+        self.sock = sock
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            asyncio.run(self.server.serve(sockets=[self.sock]))
+        except BaseException as exc:  # surfaced by MockStack.start
+            self.error = exc
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(
+            f"cannot listen on {host}:{port}: {exc.strerror}",
+            hint="choose another --port (or 0 for free ports) or stop the process using it",
+        ) from exc
+    sock.listen(128)
+    sock.set_inheritable(False)
+    return sock
+
+
+def _url(scheme: str, host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}"
+
+
+class MockStack:
+    """The running mocks of one lab; use as a context manager or call start()/stop()."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        specs: Sequence[MockSpec] | None = None,
+        connection_file: Path | None = None,
+        seed: int = 20260617,
+    ) -> None:
+        from .registry import default_specs
+
+        self.state_dir = Path(state_dir)
+        self.host = host
+        self.port = port
+        self.specs = list(specs if specs is not None else default_specs())
+        self.connection_file = connection_file or self.state_dir / "connection.json"
+        self.seed = seed
+        self.mocks: dict[str, Mock] = {}
+        self.context: LabContext | None = None
+        self._servers: list[_Server] = []
+        self.timings: dict[str, float] = {}
+
+    def start(self) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        tls = ensure_lab_tls(self.state_dir)
+        self.timings["tls"] = time.perf_counter() - t0
+        sockets: dict[str, socket.socket] = {}
+        base_urls: dict[str, str] = {}
+        try:
+            for i, spec in enumerate(self.specs):
+                sock = _bind(self.host, self.port + i if self.port else 0)
+                sockets[spec.name] = sock
+                base_urls[spec.name] = _url(spec.scheme, self.host, sock.getsockname()[1])
+            ctx = LabContext(self.state_dir, KeyStore(self.state_dir), tls, base_urls, seed=self.seed)
+            self.context = ctx
+            t1 = time.perf_counter()
+            for spec in self.specs:
+                mock = spec.factory(ctx)
+                ctx.mocks[spec.name] = mock
+                self.mocks[spec.name] = mock
+            self.timings["build"] = time.perf_counter() - t1
+            for spec in self.specs:
+                server = _Server(spec.name, self.mocks[spec.name].asgi(), sockets[spec.name],
+                                 tls if spec.scheme == "https" else None)
+                self._servers.append(server)
+                server.start()
+            deadline = time.monotonic() + 15
+            for server in self._servers:
+                while not server.server.started:
+                    if server.error or not server.is_alive():
+                        raise RuntimeError(f"mock {server.name} failed to start: {server.error!r}")
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"mock {server.name} did not start within 15 s")
+                    time.sleep(0.005)
+        except BaseException:
+            self.stop()
+            for sock in sockets.values():
+                sock.close()
+            raise
+        self.timings["total"] = time.perf_counter() - t0
+        connection = self.connection()
+        write_atomic(self.connection_file, (json.dumps(connection, indent=2) + "\n").encode(), 0o600)
+        return connection
+
+    def connection(self) -> dict[str, Any]:
+        assert self.context is not None, "start() the stack first"
+        data: dict[str, Any] = {
+            "version": CONNECTION_VERSION,
+            "ca_bundle": str(self.context.tls.ca_bundle),
+            "state_dir": str(self.state_dir),
+        }
+        for name, mock in self.mocks.items():
+            data[name] = mock.connection()
+        return data
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.server.should_exit = True
+        for server in self._servers:
+            server.join(timeout=5)
+        self._servers.clear()
+
+    def __enter__(self) -> MockStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+logging.getLogger("uvicorn.error").setLevel(logging.WARNING)

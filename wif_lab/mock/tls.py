@@ -1,0 +1,56 @@
+"""The lab's own certificate authority and the server certificate every https mock serves.
+
+Made once with trustme and cached as PEM files in the state dir, so a warm start reads three
+files instead of generating keys. Clients trust the CA explicitly (``verify=<ca_bundle>``);
+nothing in the lab turns verification off.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import trustme
+
+SERVER_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class LabTLS:
+    ca_bundle: Path
+    server_cert_chain: Path
+    server_key: Path
+
+    @property
+    def ca_pem(self) -> str:
+        return self.ca_bundle.read_text()
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write via a temp file and rename, so concurrent starts never read half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def ensure_lab_tls(state_dir: Path) -> LabTLS:
+    """Return the cached lab CA and server certificate, creating them on first use."""
+    d = state_dir / "tls"
+    tls = LabTLS(d / "lab-ca.pem", d / "server-chain.pem", d / "server-key.pem")
+    if all(p.exists() for p in (tls.ca_bundle, tls.server_cert_chain, tls.server_key)):
+        return tls
+    ca = trustme.CA(organization_name="wif-lab", organization_unit_name="wif-lab local CA")
+    leaf = ca.issue_cert(*SERVER_NAMES)
+    write_atomic(tls.server_key, leaf.private_key_pem.bytes(), 0o600)
+    write_atomic(tls.server_cert_chain, b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+    write_atomic(tls.ca_bundle, ca.cert_pem.bytes())
+    return tls

@@ -1,0 +1,164 @@
+"""Run notebooks headless with papermill, and regenerate the committed reference outputs.
+
+One process, the papermill Python API, a fresh kernel per notebook (no state leaks), a cell
+timeout, immediate kernel shutdown (graceful shutdown sometimes stalls seconds), and one summary
+line per notebook. A failed run keeps its executed notebook for reading.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+BUILD_DIR = PROJECT_ROOT / "build" / "notebooks"
+DEFAULT_TIMEOUT = 120
+
+
+@dataclass(frozen=True)
+class RunResult:
+    notebook: Path
+    output: Path
+    ok: bool
+    seconds: float
+    error: str = ""
+
+    def line(self) -> str:
+        status = "ok    " if self.ok else "FAILED"
+        rel = _rel(self.output)
+        text = f"{status} {self.notebook.name:<40} {self.seconds:6.1f} s  → {rel}"
+        return text + (f"\n       {self.error}" if self.error else "")
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def find_notebooks(names: Sequence[str] = (), directory: Path = NOTEBOOK_DIR) -> list[Path]:
+    all_nbs = sorted(p for p in directory.glob("*.ipynb") if not p.name.startswith("."))
+    if not names:
+        return all_nbs
+    chosen = []
+    for name in names:
+        matches = [p for p in all_nbs if p.name == name or p.stem == name or p.name.startswith(name)]
+        if not matches:
+            raise SystemExit(f"no notebook matches {name!r} in {directory}")
+        chosen.extend(m for m in matches if m not in chosen)
+    return chosen
+
+
+def _describe(exc: BaseException) -> str:
+    ename = getattr(exc, "ename", type(exc).__name__)
+    evalue = getattr(exc, "evalue", str(exc))
+    first = str(evalue).strip().splitlines()[0] if str(evalue).strip() else ""
+    return f"{ename}: {first}"[:300]
+
+
+def execute(notebook: Path, output: Path, parameters: dict[str, Any], timeout: int) -> RunResult:
+    import papermill as pm
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(
+            str(notebook), str(output), parameters=parameters, kernel_name="python3",
+            cwd=str(notebook.parent), execution_timeout=timeout, progress_bar=False,
+            request_save_on_cell_execute=False, shutdown_kernel="immediate", log_output=False,
+        )
+    except (pm.PapermillExecutionError, CellTimeoutError, DeadKernelError) as exc:
+        return RunResult(notebook, output, False, time.perf_counter() - t0, _describe(exc))
+    return RunResult(notebook, output, True, time.perf_counter() - t0)
+
+
+def run(
+    names: Sequence[str] = (),
+    *,
+    parameters: dict[str, Any] | None = None,
+    output_dir: Path = BUILD_DIR,
+    timeout: int = DEFAULT_TIMEOUT,
+) -> int:
+    notebooks = find_notebooks(names)
+    if not notebooks:
+        print(f"No notebooks found in {_rel(NOTEBOOK_DIR)}/ — nothing to run.")
+        return 0
+    mode = (parameters or {}).get("mode", "mock")
+    print(f"Running {len(notebooks)} notebook(s) headless (mode={mode}); executed copies in {_rel(output_dir)}/")
+    results = []
+    for nb in notebooks:
+        result = execute(nb, output_dir / nb.name, parameters or {}, timeout)
+        print(result.line(), flush=True)
+        results.append(result)
+    failed = [r for r in results if not r.ok]
+    total = sum(r.seconds for r in results)
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed in {total:.1f} s")
+    if failed:
+        print("Open the executed copies above to read the failing cell's output.")
+    return 1 if failed else 0
+
+
+# --- regenerating committed outputs -----------------------------------------------------------
+
+_VOLATILE_NB_METADATA = ("papermill", "widgets")
+_VOLATILE_CELL_METADATA = ("papermill", "execution", "ExecuteTime", "collapsed", "scrolled")
+
+
+def normalise(nb: dict[str, Any]) -> dict[str, Any]:
+    """Drop metadata that changes on every run so diffs show only real output changes."""
+    meta = nb.setdefault("metadata", {})
+    for key in _VOLATILE_NB_METADATA:
+        meta.pop(key, None)
+    meta.get("language_info", {}).pop("version", None)
+    meta["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    for i, cell in enumerate(nb.get("cells", [])):
+        cell["id"] = f"cell-{i:02d}"
+        for key in _VOLATILE_CELL_METADATA:
+            cell.get("metadata", {}).pop(key, None)
+    return nb
+
+
+def regen(names: Sequence[str] = (), *, timeout: int = DEFAULT_TIMEOUT) -> int:
+    """Execute each notebook in place against the embedded mocks, then normalise it."""
+    notebooks = find_notebooks(names)
+    if not notebooks:
+        print("No notebooks found — nothing to regenerate.")
+        return 0
+    failed = 0
+    for nb in notebooks:
+        tmp = nb.with_name(f".{nb.stem}.regen.ipynb")
+        result = execute(nb, tmp, {}, timeout)
+        if not result.ok:
+            failed += 1
+            print(f"FAILED {nb.name}: {result.error} (executed copy kept at {_rel(tmp)})")
+            continue
+        data = normalise(json.loads(tmp.read_text()))
+        nb.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+        tmp.unlink()
+        print(f"regenerated {nb.name} in {result.seconds:.1f} s")
+    if not failed:
+        print("Review the change with `git diff notebooks/` before committing.")
+    return 1 if failed else 0
+
+
+def parse_parameters(pairs: Iterable[Sequence[str]]) -> dict[str, Any]:
+    """``-p name value`` pairs; values are parsed as JSON when they look like it (numbers, true)."""
+    params: dict[str, Any] = {}
+    for name, raw in pairs:
+        try:
+            params[name] = json.loads(raw)
+        except ValueError:
+            params[name] = raw
+    return params
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run(sys.argv[1:]))

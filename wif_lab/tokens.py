@@ -1,0 +1,225 @@
+"""Inspect identity tokens: decode for display, verify against an issuer's discovery → JWKS.
+
+Decoding never verifies (it is for looking at a token); :func:`verify` does the full check the way
+a relying party would, raising one typed :mod:`wif_lab.errors` error per failure.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+
+from .errors import (
+    AudienceMismatch,
+    DiscoveryError,
+    InvalidSignature,
+    IssuerMismatch,
+    KeyNotFound,
+    MalformedToken,
+    TokenError,
+    TokenExpired,
+    TokenNotYetValid,
+    UnsupportedAlgorithm,
+)
+from .redact import redact
+
+ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
+TIME_CLAIMS = ("exp", "iat", "nbf", "auth_time")
+
+Verify = str | Path | bool | ssl.SSLContext
+
+
+@dataclass(frozen=True)
+class DecodedToken:
+    """A JWT's header and claims, with the raw token kept out of every repr."""
+
+    raw: str = field(repr=False)
+    header: dict[str, Any]
+    claims: dict[str, Any]
+
+    @property
+    def issuer(self) -> str | None:
+        return self.claims.get("iss")
+
+    @property
+    def subject(self) -> str | None:
+        return self.claims.get("sub")
+
+    @property
+    def audiences(self) -> list[str]:
+        aud = self.claims.get("aud")
+        if aud is None:
+            return []
+        return [aud] if isinstance(aud, str) else [str(a) for a in aud]
+
+    @property
+    def lifetime_seconds(self) -> int | None:
+        """``exp - iat``: what an issuer's ``max_jwt_lifetime_seconds`` is compared with."""
+        exp, iat = self.claims.get("exp"), self.claims.get("iat")
+        if isinstance(exp, int | float) and isinstance(iat, int | float):
+            return int(exp - iat)
+        return None
+
+    def expires_in(self, now: float | None = None) -> int | None:
+        exp = self.claims.get("exp")
+        if not isinstance(exp, int | float):
+            return None
+        return int(exp - (time.time() if now is None else now))
+
+    def __repr__(self) -> str:
+        bits = [f"alg={self.header.get('alg')!r}", f"kid={self.header.get('kid')!r}",
+                f"iss={self.issuer!r}", f"sub={self.subject!r}", f"aud={self.claims.get('aud')!r}"]
+        return f"DecodedToken({', '.join(bits)}, token={redact(self.raw, short=True)!r})"
+
+    __str__ = __repr__
+
+
+def decode(token: str) -> DecodedToken:
+    """Decode header and claims without verifying anything (for display and preflight)."""
+    token = (token or "").strip()
+    try:
+        header = jwt.get_unverified_header(token)
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        raise MalformedToken(f"not a decodable JWT: {exc}") from exc
+    return DecodedToken(token, dict(header), dict(claims))
+
+
+def _verify_arg(verify: Verify) -> str | bool | ssl.SSLContext:
+    return str(verify) if isinstance(verify, Path) else verify
+
+
+def discover(issuer: str, *, verify: Verify = True, timeout: float = 5.0) -> dict[str, Any]:
+    """Fetch ``<issuer>/.well-known/openid-configuration`` and check it names this issuer."""
+    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    try:
+        response = httpx.get(url, verify=_verify_arg(verify), timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise DiscoveryError(f"could not fetch {url}: {type(exc).__name__}: {exc}") from exc
+    if response.status_code != 200:
+        raise DiscoveryError(f"{url} answered HTTP {response.status_code}")
+    try:
+        doc = response.json()
+    except ValueError as exc:
+        raise DiscoveryError(f"{url} did not return JSON") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("jwks_uri"), str):
+        raise DiscoveryError(f"{url} has no jwks_uri")
+    if doc.get("issuer") != issuer:
+        raise IssuerMismatch(
+            f"discovery document at {url} names issuer {doc.get('issuer')!r}, not {issuer!r}"
+        )
+    return doc
+
+
+def fetch_jwks(jwks_uri: str, *, verify: Verify = True, timeout: float = 5.0) -> list[dict[str, Any]]:
+    try:
+        response = httpx.get(jwks_uri, verify=_verify_arg(verify), timeout=timeout)
+        response.raise_for_status()
+        keys = response.json()["keys"]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        raise DiscoveryError(f"could not read the JWKS at {jwks_uri}: {exc}") from exc
+    return [k for k in keys if isinstance(k, dict)]
+
+
+def verify(
+    token: str,
+    *,
+    issuer: str,
+    audience: str | None,
+    verify: Verify = True,
+    jwks_uri: str | None = None,
+    leeway: int = 30,
+) -> DecodedToken:
+    """Verify signature (discovery → JWKS), issuer, audience and times; return the decoded token."""
+    decoded = decode(token)
+    alg = decoded.header.get("alg")
+    if alg not in ASYMMETRIC_ALGORITHMS:
+        raise UnsupportedAlgorithm(f"token uses alg {alg!r}")
+    if decoded.issuer != issuer:
+        raise IssuerMismatch(f"token iss {decoded.issuer!r} is not {issuer!r}")
+    uri = jwks_uri or discover(issuer, verify=verify)["jwks_uri"]
+    kid = decoded.header.get("kid")
+    jwk = next((k for k in fetch_jwks(uri, verify=verify) if k.get("kid") == kid), None)
+    if jwk is None:
+        raise KeyNotFound(f"kid {kid!r} is not published at {uri}")
+    try:
+        key = jwt.PyJWK(jwk, algorithm=alg).key
+        jwt.decode(
+            decoded.raw, key, algorithms=[alg], audience=audience, issuer=issuer, leeway=leeway,
+            options={"verify_aud": audience is not None, "require": ["exp", "iat"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenExpired(f"token expired {-(decoded.expires_in() or 0)} s ago") from exc
+    except jwt.ImmatureSignatureError as exc:
+        raise TokenNotYetValid(str(exc)) from exc
+    except jwt.InvalidAudienceError as exc:
+        raise AudienceMismatch(f"token aud {decoded.claims.get('aud')!r} does not include {audience!r}") from exc
+    except jwt.InvalidSignatureError as exc:
+        raise InvalidSignature("signature does not verify with the published key") from exc
+    except jwt.PyJWTError as exc:
+        raise TokenError(f"token rejected: {exc}") from exc
+    return decoded
+
+
+def utc(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def relative(seconds: float) -> str:
+    """'in 59 min' / '3 h ago' — coarse on purpose, so notebook outputs stay stable."""
+    future = seconds >= 0
+    s = abs(int(seconds))
+    if s < 90:
+        text = f"{s} s"
+    elif s < 90 * 60:
+        text = f"{round(s / 60)} min"
+    elif s < 48 * 3600:
+        text = f"{s / 3600:.1f} h".replace(".0 h", " h")
+    else:
+        text = f"{round(s / 86400)} days"
+    return f"in {text}" if future else f"{text} ago"
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    name: str
+    value: str
+    note: str = ""
+    matched: bool | None = None  # None: no matcher reads it; True/False: a rule matcher passed/failed on it
+
+
+def claim_rows(
+    token: DecodedToken, *, matched: dict[str, bool] | None = None, now: float | None = None
+) -> list[ClaimRow]:
+    """Rows for a claims table: times in UTC plus relative, and which claims a rule reads."""
+    now = time.time() if now is None else now
+    rows: list[ClaimRow] = []
+    for name in sorted(token.claims, key=_claim_order):
+        value = token.claims[name]
+        note = ""
+        if name in TIME_CLAIMS and isinstance(value, int | float):
+            verb = {"exp": "expires", "iat": "issued", "nbf": "valid from"}.get(name, "")
+            note = f"{utc(value)} ({verb} {relative(value - now)})".replace("( ", "(")
+        shown = value if isinstance(value, str) else _compact(value)
+        rows.append(ClaimRow(name, shown, note, (matched or {}).get(name)))
+    return rows
+
+
+_FIRST = ("iss", "sub", "aud", "azp", "appid", "oid", "tid", "cid", "scp", "iat", "nbf", "exp", "jti")
+
+
+def _claim_order(name: str) -> tuple[int, str]:
+    return (_FIRST.index(name), "") if name in _FIRST else (len(_FIRST), name)
+
+
+def _compact(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True, separators=(", ", ": "))
