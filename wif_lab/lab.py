@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from .errors import ConfigurationError, ProviderUnreachable
+from .tokens import ssl_context
 
 ENV_CONNECTION = "WIF_LAB_CONNECTION"
 ENV_STATE_DIR = "WIF_LAB_STATE_DIR"
@@ -128,7 +129,7 @@ class Lab:
         url = self.connection.anthropic["events_url"]
         try:
             r = httpx.get(
-                url, params=params, verify=str(self.ca_bundle), timeout=10,
+                url, params=params, verify=ssl_context(self.ca_bundle), timeout=10,
                 headers={"authorization": f"Bearer {self.connection.anthropic['admin_token']}",
                          "anthropic-beta": "oauth-2025-04-20"},
             )
@@ -173,7 +174,7 @@ def attach(connection_file: str | Path) -> Lab:
     """Attach to a running stack through its connection file."""
     connection = Connection.load(connection_file)
     try:
-        httpx.get(connection.anthropic["base_url"], verify=str(connection.ca_bundle), timeout=3)
+        httpx.get(connection.anthropic["base_url"], verify=ssl_context(connection.ca_bundle), timeout=3)
     except httpx.HTTPError as exc:
         raise ProviderUnreachable(
             f"the lab in {connection_file} is not answering at {connection.anthropic['base_url']}",

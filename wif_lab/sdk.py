@@ -14,13 +14,13 @@ import anthropic
 import httpx2
 from anthropic.lib.credentials import StaticToken, WorkloadIdentityCredentials
 
-from .tokens import Verify
+from .tokens import Verify, ssl_context
 
 IdentityTokenProvider = Callable[[], str]
 
 
 def _http_verify(verify: Verify) -> object:
-    return str(verify) if isinstance(verify, Path) else verify
+    return ssl_context(verify) if isinstance(verify, str | Path) else verify
 
 
 def federated_client(

@@ -28,7 +28,7 @@ from .errors import (
     TokenNotYetValid,
     UnsupportedAlgorithm,
 )
-from .redact import redact
+from .redact import SIGNATURE_MARK, redact
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 TIME_CLAIMS = ("exp", "iat", "nbf", "auth_time")
@@ -84,16 +84,27 @@ class DecodedToken:
 def decode(token: str) -> DecodedToken:
     """Decode header and claims without verifying anything (for display and preflight)."""
     token = (token or "").strip()
+    readable = token
+    if token.endswith(SIGNATURE_MARK):  # a redacted token: header and claims are still readable
+        readable = token[: -len(SIGNATURE_MARK)]
     try:
-        header = jwt.get_unverified_header(token)
-        claims = jwt.decode(token, options={"verify_signature": False})
+        header = jwt.get_unverified_header(readable)
+        claims = jwt.decode(readable, options={"verify_signature": False})
     except jwt.PyJWTError as exc:
         raise MalformedToken(f"not a decodable JWT: {exc}") from exc
     return DecodedToken(token, dict(header), dict(claims))
 
 
-def _verify_arg(verify: Verify) -> str | bool | ssl.SSLContext:
-    return str(verify) if isinstance(verify, Path) else verify
+def _verify_arg(verify: Verify) -> bool | ssl.SSLContext:
+    """httpx wants an SSLContext for a custom CA bundle (a path string is deprecated there)."""
+    if isinstance(verify, str | Path):
+        return ssl_context(verify)
+    return verify
+
+
+def ssl_context(ca_bundle: str | Path) -> ssl.SSLContext:
+    """A default-verifying context that trusts ``ca_bundle`` (e.g. the lab CA)."""
+    return ssl.create_default_context(cafile=str(ca_bundle))
 
 
 def discover(issuer: str, *, verify: Verify = True, timeout: float = 5.0) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import socket
 import threading
 import time
@@ -34,7 +33,7 @@ class _Server(threading.Thread):
         if tls is not None:
             kwargs = {"ssl_certfile": str(tls.server_cert_chain), "ssl_keyfile": str(tls.server_key)}
         config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1, **kwargs
+            app, log_level="critical", access_log=False, lifespan="off", timeout_graceful_shutdown=1, **kwargs
         )
         self.server = uvicorn.Server(config)
         self.sock = sock
@@ -163,5 +162,3 @@ class MockStack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-
-logging.getLogger("uvicorn.error").setLevel(logging.WARNING)

@@ -1,0 +1,51 @@
+"""The sanitize file fails silently when malformed (nbval's parser is one strict regex), so prove
+that every rule in it is loaded, and that each one rewrites the thing it is there for."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from nbval.plugin import get_sanitize_patterns
+
+CFG = Path(__file__).with_name("nbval_sanitize.cfg")
+
+# One sample per rule, in file order: (text before, text after).
+SAMPLES = [
+    ("https://127.0.0.1:43817/oauth2/default", "https://127.0.0.1:<PORT>/oauth2/default"),
+    ("exp  2026-11-23 19:41:07 UTC (expires in 60 min)", "exp  <UTC TIME> (expires in 60 min)"),
+    ("created_at='2026-11-23T19:41:07Z'", "created_at='<TIMESTAMP>'"),
+    ("'exp': 1795369686,", "'exp': <EPOCH>,"),
+    ("[request_id=req_01AbCdEfGhIjKlMnOpQrStUv]", "[request_id=req_<ID>]"),
+    ("access_token='sk-ant-oat01-Ab9_…'", "access_token='sk-ant-oat01-<…>'"),
+    ("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.‹signature redacted›", "<JWT header.claims>.‹signature redacted›"),
+    ("jti AT.q1w2e3r4t5y6u7i8o9", "jti AT.<JTI>"),
+    ("jti 5f0c2a9e-1b7d-4c3e-9a8f-0123456789ab", "jti <UUID>"),
+    ("written to /tmp/pytest-1/state/run/x.json", "written to <TMPPATH>"),
+    ("<object at 0x7f3a2b1c9d00>", "<object at <0xADDR>>"),
+]
+
+
+def patterns() -> list[tuple[str, str]]:
+    return get_sanitize_patterns(CFG.read_text())
+
+
+def test_every_regex_line_is_loaded_by_nbval() -> None:
+    text = CFG.read_text()
+    assert "\r" not in text, "CRLF line endings make every rule inert"
+    written = re.findall(r"^regex: ", text, re.MULTILINE)
+    assert len(patterns()) == len(written) == len(SAMPLES)
+
+
+@pytest.mark.parametrize(("index", "sample"), list(enumerate(SAMPLES)))
+def test_each_rule_rewrites_its_sample(index: int, sample: tuple[str, str]) -> None:
+    regex, replace = patterns()[index]
+    before, after = sample
+    assert re.sub(regex, replace, before) == after
+
+
+def test_rules_leave_ordinary_text_alone() -> None:
+    text = "PASS  audience  aud contains 'https://api.anthropic.com'; expires_in=600"
+    for regex, replace in patterns():
+        assert re.sub(regex, replace, text) == text

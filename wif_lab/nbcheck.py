@@ -1,0 +1,53 @@
+"""Checks over committed notebooks: they are published evidence and nbval's reference.
+
+- kernelspec ``python3`` (nbval and papermill start the kernel it names);
+- the first code cell is tagged ``parameters`` (papermill injects runbook values after it);
+- every code cell was executed (nbval never compares a cell whose execution_count is null);
+- no error output except in cells tagged ``raises-exception`` (the expected-failure demos);
+- no unredacted secret in any output: a JWT with its signature, an ``sk-ant-oat01-`` token, a PEM
+  private key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+SECRET_PATTERNS = {
+    "JWT with signature": re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{20,}"),
+    "Anthropic access token": re.compile(r"sk-ant-oat01-[A-Za-z0-9_-]{12,}"),
+    "PEM private key": re.compile(r"-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----"),
+}
+EXPECTED_ERROR_TAG = "raises-exception"
+
+
+def problems(nb: dict[str, Any], name: str = "notebook") -> list[str]:
+    found: list[str] = []
+    kernelspec = nb.get("metadata", {}).get("kernelspec", {})
+    if kernelspec.get("name") != "python3":
+        found.append(f"{name}: kernelspec name is {kernelspec.get('name')!r}, expected 'python3'")
+    code_cells = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+    if not code_cells or "parameters" not in code_cells[0].get("metadata", {}).get("tags", []):
+        found.append(f"{name}: the first code cell must be tagged 'parameters'")
+    for i, cell in enumerate(code_cells):
+        where = f"{name} code cell {i}"
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.get("execution_count") is None:
+            found.append(f"{where}: not executed (nbval would compare nothing)")
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error" and EXPECTED_ERROR_TAG not in tags:
+                found.append(f"{where}: error output {out.get('ename')} in a cell not tagged {EXPECTED_ERROR_TAG}")
+        blob = json.dumps(cell.get("outputs", []), ensure_ascii=False)
+        for what, rx in SECRET_PATTERNS.items():
+            if rx.search(blob):
+                found.append(f"{where}: output contains an unredacted {what}")
+    return found
+
+
+def check_files(paths: list[Path]) -> list[str]:
+    found: list[str] = []
+    for path in paths:
+        found.extend(problems(json.loads(path.read_text()), path.name))
+    return found
