@@ -1,0 +1,192 @@
+"""Mock Azure Instance Metadata Service, managed-identity token endpoint only (plain http, as the real one).
+
+Follows "How to use managed identities for Azure resources on an Azure VM to acquire an access token"
+(``GET /metadata/identity/oauth2/token``, header ``Metadata: true``) and the behaviour recorded in
+``shared/reference/azure.md`` §1 and §4.1-4.2:
+
+- the answer is Entra's token in IMDS's shape: every value a JSON string (``access_token``,
+  ``client_id``, ``expires_in``, ``expires_on``, ``ext_expires_in``, ``not_before``, ``resource``,
+  ``token_type``); ``resource`` echoes the request;
+- tokens are cached per identity and resource, so the same token comes back (``expires_in``
+  counting down) until it is within 5 minutes of expiry; there is no way to force a refresh;
+- identity selection: ``client_id`` / ``object_id`` / ``msi_res_id``; with none, the
+  system-assigned identity (silently), else the only user-assigned one, else an error;
+- errors with IMDS's real status and body; Entra's own error JSON is passed through for an
+  unknown resource (AADSTS500011, 400).
+
+The VM it answers for carries a set of the tenant's identities (by default all of them).
+``azure-identity`` reaches it through ``AZURE_POD_IDENTITY_AUTHORITY_HOST=<base URL>``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from .base import LabContext
+from .entra import AccessToken, EntraError, EntraMock, ManagedIdentity
+
+TOKEN_PATH = "/metadata/identity/oauth2/token"
+JSON_UTF8 = "application/json; charset=utf-8"
+REFRESH_MARGIN = 300  # a cached token with less than this left is replaced by a fresh one
+# The api-versions the identity endpoint answers to (it first shipped in 2018-02-01), oldest first.
+API_VERSIONS = (
+    "2018-02-01", "2018-04-02", "2018-10-01", "2019-02-01", "2019-03-11", "2019-04-30", "2019-06-01",
+    "2019-06-04", "2019-08-01", "2019-08-15", "2019-11-01", "2020-06-01", "2020-07-15", "2020-09-01",
+    "2020-10-01", "2020-12-01", "2021-01-01", "2021-02-01", "2021-03-01", "2021-05-01", "2021-10-01",
+    "2021-11-01", "2021-11-15", "2021-12-13", "2023-07-01", "2023-11-15",
+)
+SELECTORS = ("client_id", "object_id", "msi_res_id")
+
+MISSING_METADATA = {"error": "invalid_request", "error_description": "Required metadata header not specified"}
+IDENTITY_NOT_FOUND = {"error": "invalid_request", "error_description": "Identity not found"}
+AMBIGUOUS_IDENTITY = {
+    "error": "invalid_request",
+    "error_description": "Multiple user assigned identities exist, please specify the clientId / resourceId "
+                         "of the identity in the token request",
+}
+MISSING_RESOURCE = {"error": "invalid_request",
+                    "error_description": "Required query variable 'resource' is missing"}
+
+
+def _api_version_error(given: str | None) -> dict[str, Any]:
+    reason = "is invalid or was not specified in the request" if given else "was not specified in the request"
+    return {
+        "error": f"Bad request. api-version {reason}. For more information refer to aka.ms/azureimds",
+        "newest-versions": list(reversed(API_VERSIONS[-3:])),
+    }
+
+
+class ImdsRefusal(Exception):
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(body.get("error_description") or body.get("error"))
+        self.status = status
+        self.body = body
+
+
+class ImdsMock:
+    """The token endpoint of one VM's IMDS, backed by the lab's mock Entra tenant."""
+
+    name = "imds"
+
+    def __init__(self, ctx: LabContext, entra: EntraMock | None = None) -> None:
+        self.ctx = ctx
+        found = entra or ctx.mocks.get("entra")
+        if not isinstance(found, EntraMock):
+            raise RuntimeError("the IMDS mock needs the Entra mock: build 'entra' before 'imds'")
+        self.entra = found
+        self.base_url = ctx.base_url(self.name)
+        self._lock = threading.Lock()
+        self._assigned: list[str] = list(found.tenant.identities)  # identity names attached to the VM
+        self._cache: dict[tuple[str, str], AccessToken] = {}
+        self.requests = 0  # token requests seen (the header-less probe included)
+
+    # -- admin API (what `az vm identity assign/remove` would change)
+
+    def assigned(self) -> list[ManagedIdentity]:
+        with self._lock:
+            return [self.entra.identity(name) for name in self._assigned]
+
+    def assign(self, name: str) -> ManagedIdentity:
+        identity = self.entra.identity(name)
+        with self._lock:
+            if name not in self._assigned:
+                self._assigned.append(name)
+        return identity
+
+    def unassign(self, name: str) -> None:
+        with self._lock:
+            self._assigned.remove(name)
+            self._cache = {key: tok for key, tok in self._cache.items() if key[0] != name}
+
+    def flush_cache(self) -> None:
+        """Lab only: drop cached tokens (real IMDS offers no way to force a refresh)."""
+        with self._lock:
+            self._cache.clear()
+
+    # -- the token logic, separate from HTTP so notebooks and tests can call it
+
+    def select_identity(self, params: dict[str, str]) -> ManagedIdentity:
+        chosen = {k: params[k] for k in SELECTORS if params.get(k)}
+        assigned = self.assigned()
+        if chosen:
+            for identity in assigned:
+                values = {"client_id": identity.client_id, "object_id": identity.object_id,
+                          "msi_res_id": identity.resource_id}
+                # GUIDs and ARM resource IDs compare case-insensitively in Azure.
+                if all(values[k].lower() == v.strip().lower() for k, v in chosen.items()):
+                    return identity
+            raise ImdsRefusal(400, IDENTITY_NOT_FOUND)
+        system = [i for i in assigned if i.kind == "system"]
+        if system:
+            return system[0]  # the silent fallback: no selector means "the VM's own identity"
+        users = [i for i in assigned if i.kind == "user"]
+        if len(users) == 1:
+            return users[0]
+        raise ImdsRefusal(400, AMBIGUOUS_IDENTITY if users else IDENTITY_NOT_FOUND)
+
+    def token_response(self, params: dict[str, str], headers: dict[str, str]) -> dict[str, str]:
+        """The 200 body for a request, or :class:`ImdsRefusal` with IMDS's status and body."""
+        if headers.get("metadata", "").strip().lower() != "true":
+            raise ImdsRefusal(400, MISSING_METADATA)
+        version = params.get("api-version")
+        if version not in API_VERSIONS:
+            raise ImdsRefusal(400, _api_version_error(version))
+        resource = params.get("resource", "").strip()
+        if not resource:
+            raise ImdsRefusal(400, MISSING_RESOURCE)
+        identity = self.select_identity(params)
+        now = self.ctx.clock()
+        key = (identity.name, resource)
+        with self._lock:
+            token = self._cache.get(key)
+            if token is None or token.expires_on - now < REFRESH_MARGIN:
+                try:
+                    token = self.entra.mint_access_token(identity, resource, now=now)
+                except EntraError as exc:
+                    raise ImdsRefusal(exc.status, exc.body) from exc
+                self._cache[key] = token
+        return {
+            "access_token": token.token,
+            "client_id": identity.client_id,
+            "expires_in": str(token.expires_on - int(now)),
+            "expires_on": str(token.expires_on),
+            "ext_expires_in": str(token.lifetime),
+            "not_before": str(token.not_before),
+            "resource": resource,
+            "token_type": "Bearer",
+        }
+
+    # -- HTTP
+
+    async def token(self, request: Request) -> JSONResponse:
+        self.requests += 1
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            body = self.token_response(dict(request.query_params), headers)
+        except ImdsRefusal as refusal:
+            return JSONResponse(refusal.body, status_code=refusal.status, media_type=JSON_UTF8)
+        return JSONResponse(body, media_type=JSON_UTF8)
+
+    def asgi(self) -> Starlette:
+        return Starlette(routes=[Route(TOKEN_PATH, self.token, methods=["GET"])])
+
+    def connection(self) -> dict[str, Any]:
+        default = self.entra.app("claude-api-federation").identifier_uris[0]
+        return {
+            "imds_url": self.base_url,
+            "token_url": f"{self.base_url}{TOKEN_PATH}",
+            "api_version": "2018-02-01",
+            "tenant_id": self.entra.tenant_id,
+            "resource": default,
+            "identities": [
+                {"name": i.name, "kind": i.kind, "object_id": i.object_id, "client_id": i.client_id,
+                 "resource_id": i.resource_id}
+                for i in self.assigned()
+            ],
+        }

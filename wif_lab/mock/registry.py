@@ -1,0 +1,46 @@
+"""The mocks a default lab starts, in start order (a mock may use those before it)."""
+
+from __future__ import annotations
+
+from .base import LabContext, Mock, MockSpec
+
+
+def _anthropic(ctx: LabContext) -> Mock:
+    from .anthropic.service import AnthropicMock
+
+    return AnthropicMock(ctx)
+
+
+def _oidc(ctx: LabContext) -> Mock:
+    from .oidc import OidcIssuer
+
+    return OidcIssuer(ctx)
+
+
+def _okta(ctx: LabContext) -> Mock:
+    from .okta import OktaMock
+
+    return OktaMock(ctx)
+
+
+def _entra(ctx: LabContext) -> Mock:
+    from .entra import EntraMock
+
+    return EntraMock(ctx)
+
+
+def _imds(ctx: LabContext) -> Mock:
+    from .azure_imds import ImdsMock
+
+    return ImdsMock(ctx)
+
+
+def default_specs() -> list[MockSpec]:
+    return [
+        MockSpec("anthropic", "https", _anthropic),
+        MockSpec("oidc", "https", _oidc),
+        MockSpec("okta", "https", _okta),
+        MockSpec("entra", "https", _entra),
+        MockSpec("imds", "http", _imds),
+        # Provider mocks register here, one line each.
+    ]
