@@ -40,7 +40,7 @@ def _installed() -> dict:
 
 def ensure(extras: list[str]) -> Path:
     """Return the venv's python, installing the project with ``extras`` only when needed."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file runs on whatever python3 the user has
         sys.exit(f"wif-lab needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
     py = _venv_python()
     if not py.exists():
