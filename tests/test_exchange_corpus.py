@@ -50,7 +50,8 @@ class Env:
         base = {"sub": SUB, "team": "payments", "env": "prod"}
         return self.oidc.mint({**base, **(claims or {})}, **kw)
 
-    def post(self, body: Any = None, *, raw: bytes | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+    def post(self, body: Any = None, *, raw: bytes | None = None,
+             headers: dict[str, str] | None = None) -> httpx.Response:
         url = self.lab.base_url + "/v1/oauth/token"
         if raw is not None:
             return self.client.post(url, content=raw, headers={"content-type": "application/json", **(headers or {})})
@@ -92,7 +93,7 @@ def _other_key_token(e: Env) -> str:
 
 
 def _tampered(e: Env) -> str:
-    h, p, s = e.token().split(".")
+    h, _, s = e.token().split(".")
     other = e.token({"sub": "someone-else"}).split(".")[1]
     return f"{h}.{other}.{s}"
 

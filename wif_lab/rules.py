@@ -208,16 +208,17 @@ def evaluate_condition(expression: str, claims: Mapping[str, Any]) -> tuple[bool
 
 def _archived_verdict(matcher: str, noun: str, record: Mapping[str, Any]) -> Verdict:
     archived_at = record.get("archived_at")
-    name = record.get("id") or record.get("name") or f"the {noun}"
+    name = record.get("id") or record.get("name")
+    name = f"{noun} {name}" if name else f"the {noun}"
     if archived_at is not None:
         return Verdict(
             matcher,
             False,
             f"{noun}_archived",
-            f"{noun} {name} was archived at {archived_at}, so it rejects every token exchange",
+            f"{name} was archived at {archived_at}, so it rejects every token exchange",
             actual=archived_at,
         )
-    return Verdict(matcher, True, "ok", f"{noun} {name} is active")
+    return Verdict(matcher, True, "ok", f"{name} is active")
 
 
 def _issuer_verdict(issuer_url: Any, claims: Mapping[str, Any]) -> Verdict:

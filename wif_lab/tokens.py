@@ -187,6 +187,8 @@ def relative(seconds: float) -> str:
     """'in 59 min' / '3 h ago' — coarse on purpose, so notebook outputs stay stable."""
     future = seconds >= 0
     s = abs(int(seconds))
+    if s < 60:
+        return "in under a minute" if future else "just now"
     if s < 90:
         text = f"{s} s"
     elif s < 90 * 60:
@@ -218,6 +220,7 @@ def claim_rows(
         if name in TIME_CLAIMS and isinstance(value, int | float):
             verb = {"exp": "expires", "iat": "issued", "nbf": "valid from"}.get(name, "")
             note = f"{utc(value)} ({verb} {relative(value - now)})".replace("( ", "(")
+            note = note.replace("issued in under a minute", "issued just now")
         shown = value if isinstance(value, str) else _compact(value)
         rows.append(ClaimRow(name, shown, note, (matched or {}).get(name)))
     return rows
