@@ -24,6 +24,7 @@ SAMPLES = [
     ("jti 5f0c2a9e-1b7d-4c3e-9a8f-0123456789ab", "jti <UUID>"),
     ("written to /tmp/pytest-1/state/run/x.json", "written to <TMPPATH>"),
     ("<object at 0x7f3a2b1c9d00>", "<object at <0xADDR>>"),
+    ("kid    TQLz_YOZTVOGo8i03ZTAtYiO0dgn-vjpDsj555EfVc0", "kid    <KEY-ID>"),
 ]
 
 

@@ -4,6 +4,7 @@ The few names a notebook needs; everything else lives in the module named after 
 provider → :mod:`tokens` → :mod:`rules` (preflight) → :mod:`exchange` / :mod:`sdk`.
 """
 
+from . import display, rules, tokens, widgets
 from .errors import (
     ConfigurationError,
     ExchangeRefused,
@@ -15,6 +16,7 @@ from .errors import (
 from .exchange import ExchangeResult, exchange
 from .lab import Lab, attach, connect, start
 from .redact import redact
+from .runbook import Runbook, open_runbook
 from .tokens import DecodedToken, decode, verify
 
 __version__ = "0.1.0"
@@ -27,13 +29,19 @@ __all__ = [
     "Lab",
     "ProviderError",
     "ProviderUnreachable",
+    "Runbook",
     "TokenError",
     "WifLabError",
     "attach",
     "connect",
     "decode",
+    "display",
     "exchange",
+    "open_runbook",
     "redact",
+    "rules",
     "start",
+    "tokens",
     "verify",
+    "widgets",
 ]

@@ -17,7 +17,7 @@ from .redact import redact, redact_text
 from .rules import Evaluation
 from .tokens import DecodedToken, claim_rows, decode, relative
 
-MAX_CELL = 90
+MAX_CELL = 160
 
 
 def _cut(text: str, limit: int = MAX_CELL) -> str:
@@ -53,9 +53,11 @@ def _mark(matched: bool | None) -> str:
     return {None: "", True: "✓ matches rule", False: "✗ fails rule"}[matched]
 
 
-def claims_table(token: str | DecodedToken, evaluation: Evaluation | None = None, *,
+def claims_table(token: str | DecodedToken | None, evaluation: Evaluation | None = None, *,
                  title: str = "Claims", now: float | None = None) -> Table:
     """The token's claims, times in UTC plus relative, and which ones the rule reads (✓/✗)."""
+    if token is None:
+        return Table(title, ["claim", "value"], [("(no token: lab-only step skipped)", "")])
     decoded = token if isinstance(token, DecodedToken) else decode(token)
     matched = evaluation.matched_claims() if evaluation is not None else None
     rows = [(r.name, r.value, r.note, _mark(r.matched)) for r in claim_rows(decoded, matched=matched, now=now)]

@@ -21,6 +21,10 @@ class WifLabError(Exception):
     def __str__(self) -> str:
         return f"{self.message}\n→ Check next: {self.hint}" if self.hint else self.message
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython shows this instead of a traceback: the error and what to check, nothing deeper."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 class ConfigurationError(WifLabError):
     """A parameter or connection setting is missing or malformed."""

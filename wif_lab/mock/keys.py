@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from .tls import write_atomic
+from .tls import state_lock, write_atomic
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -34,31 +34,24 @@ class KeyStore:
     def private_key(self, name: str, kind: str = "rsa") -> PrivateKey:
         """Load the named key, generating it (RSA 2048 or EC P-256) the first time."""
         with self._lock:
-            if name in self._cache:
-                return self._cache[name]
-            path = self.path(name)
-            if path.exists():
-                key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            else:
-                key = (
-                    ec.generate_private_key(ec.SECP256R1())
-                    if kind == "ec"
-                    else rsa.generate_private_key(public_exponent=65537, key_size=2048)
-                )
-                pem = key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption(),
-                )
-                write_atomic(path, pem, 0o600)
-                # Another process may have won the race; everyone uses the file on disk.
-                key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            self._cache[name] = key  # type: ignore[assignment]
-            return key  # type: ignore[return-value]
+            if name not in self._cache:
+                path = self.path(name)
+                if not path.exists():
+                    with state_lock(self.dir):  # another process may be creating the same key
+                        if not path.exists():
+                            write_atomic(path, _new_key_pem(kind), 0o600)
+                self._cache[name] = serialization.load_pem_private_key(path.read_bytes(), password=None)  # type: ignore[assignment]
+            return self._cache[name]
 
     def private_pem(self, name: str, kind: str = "rsa") -> str:
         self.private_key(name, kind)
         return self.path(name).read_text()
+
+
+def _new_key_pem(kind: str) -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1()) if kind == "ec" else rsa.generate_private_key(65537, 2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
 
 
 def public_jwk(key: PrivateKey, kid: str, alg: str | None = None) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,15 +44,40 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
         raise
 
 
+@contextmanager
+def state_lock(directory: Path) -> Iterator[None]:
+    """Serialise first-time creation across processes (two notebooks starting labs at once)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: atomic renames only
+        yield
+        return
+    with open(directory / ".lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def ensure_lab_tls(state_dir: Path) -> LabTLS:
     """Return the cached lab CA and server certificate, creating them on first use."""
     d = state_dir / "tls"
     tls = LabTLS(d / "lab-ca.pem", d / "server-chain.pem", d / "server-key.pem")
-    if all(p.exists() for p in (tls.ca_bundle, tls.server_cert_chain, tls.server_key)):
+    files = (tls.ca_bundle, tls.server_cert_chain, tls.server_key)
+    if all(p.exists() for p in files):
         return tls
+    with state_lock(d):
+        if all(p.exists() for p in files):  # another process made them while we waited
+            return tls
+        _create(tls)
+    return tls
+
+
+def _create(tls: LabTLS) -> None:
     ca = trustme.CA(organization_name="wif-lab", organization_unit_name="wif-lab local CA")
     leaf = ca.issue_cert(*SERVER_NAMES)
     write_atomic(tls.server_key, leaf.private_key_pem.bytes(), 0o600)
     write_atomic(tls.server_cert_chain, b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
     write_atomic(tls.ca_bundle, ca.cert_pem.bytes())
-    return tls

@@ -131,8 +131,8 @@ class Exchange:
         header = self._header(body["assertion"])
         rule, issuer = self._rule_and_issuer(body["federation_rule_id"])
         unverified = jwt.decode(body["assertion"], options={"verify_signature": False})
+        self.attempt.claims = unverified  # shown in the event as "claims presented", verified or not
         if unverified.get("iss") != issuer["issuer_url"]:
-            self.attempt.claims = unverified
             raise Refusal("issuer_mismatch",
                           f"token iss {unverified.get('iss')!r} != issuer_url {issuer['issuer_url']!r}")
         claims = await self._verify(body["assertion"], header, issuer)

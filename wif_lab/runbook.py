@@ -1,0 +1,383 @@
+"""The Anthropic side of a notebook, identical in mock and live mode.
+
+A notebook opens a :class:`Runbook` from its parameters. In mock mode it attaches to (or starts)
+the lab and fills every empty parameter from the connection file; in live mode it uses the
+parameters as given, against the real Okta / Azure / Anthropic. Cells call the same methods either
+way. Steps that only make sense in the lab — creating Anthropic objects, provoking failures — are
+marked lab-only: in live mode they are skipped with a note saying what to do in the Console
+instead, and return ``None``, which the later steps understand.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .display import Table, event_summary, summary, verdicts_table
+from .errors import ConfigurationError, ExchangeRefused, WifLabError
+from .exchange import ExchangeResult, exchange
+from .lab import Lab, connect
+from .redact import redact
+from .rules import Evaluation, WorkspaceContext, evaluate
+from .tokens import Verify, decode
+
+MODES = ("mock", "live")
+ENV_ADMIN_TOKEN = "WIF_LAB_ADMIN_TOKEN"
+DEFAULT_AUDIENCE = "https://api.anthropic.com"
+SECRET_KEYS = ("admin_token", "private_key", "client_secret", "token")
+
+
+class Note:
+    """A short message shown as a cell output (why a step was skipped, what to do instead)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_markdown_(self) -> str:
+        return f"> ℹ️ {self.text}"
+
+
+class Settings(dict[str, Any]):
+    """Resolved parameters for one provider; attribute access, secrets redacted when shown."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def table(self, title: str = "Settings") -> Table:
+        return summary(title, {k: _shown(k, v) for k, v in self.items()})
+
+    def __repr__(self) -> str:
+        return repr(self.table())
+
+    def _repr_html_(self) -> str:
+        return self.table()._repr_html_()
+
+
+def _shown(key: str, value: Any) -> Any:
+    if key == "private_key" and isinstance(value, str) and value.endswith(".pem"):
+        return f"…/{value.rsplit('/', 1)[-1]} (path to the PEM; the key itself is never shown)"
+    if key in SECRET_KEYS and isinstance(value, str) and value:
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _shown(k, v) for k, v in value.items()}
+    return value
+
+
+@dataclass
+class Outcome:
+    """The result of a demonstration step: accepted, refused (with the event that explains it), or skipped."""
+
+    title: str
+    status: str  # "accepted" | "refused" | "skipped"
+    result: ExchangeResult | None = None
+    error: WifLabError | None = None
+    event: dict[str, Any] | None = None
+    note: str = ""
+    extra: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == "accepted"
+
+    def table(self) -> Table:
+        rows: list[tuple[str, str]] = [("outcome", self.status)]
+        if self.result is not None:
+            rows += [("access_token", redact(self.result.access_token)), ("expires_in", str(self.result.expires_in)),
+                     ("scope", str(self.result.scope))]
+        if isinstance(self.error, ExchangeRefused):
+            rows += [("HTTP status", str(self.error.status)), ("error", str(self.error.error)),
+                     ("error_description", str(self.error.description)), ("request id", str(self.error.request_id))]
+            if self.error.hint:
+                rows.append(("check next", self.error.hint))
+        elif self.error is not None:
+            rows.append(("error", getattr(self.error, "message", str(self.error))))
+            if self.error.hint:
+                rows.append(("check next", self.error.hint))
+        if self.note:
+            rows.append(("note", self.note))
+        rows += self.extra
+        if self.event is not None:
+            status = self.event.get("status", {})
+            rows.append(("event reason", status.get("reason") or "—"))
+            if status.get("detail"):
+                rows.append(("event detail", status["detail"]))
+        return Table(self.title, ["field", "value"], rows)
+
+    def __repr__(self) -> str:
+        return repr(self.table())
+
+    def _repr_html_(self) -> str:
+        return self.table()._repr_html_()
+
+
+class Runbook:
+    def __init__(self, mode: str, lab: Lab | None, *, base_url: str, organization_id: str, verify: Verify,
+                 admin_token: str | None, ids: dict[str, str | None]) -> None:
+        self.mode = mode
+        self.lab = lab
+        self.base_url = base_url
+        self.organization_id = organization_id
+        self.verify = verify
+        self._admin_token = admin_token
+        self._admin: Any = None
+        self.federation_rule_id = ids.get("federation_rule_id")
+        self.service_account_id = ids.get("service_account_id")
+        self.workspace_id = ids.get("workspace_id")
+        self.federation_issuer_id = ids.get("federation_issuer_id")
+
+    # --- parameters ---------------------------------------------------------------------------
+
+    @property
+    def is_lab(self) -> bool:
+        return self.lab is not None
+
+    def settings(self, provider: str, *, required: tuple[str, ...] = (), **params: Any) -> Settings:
+        """Provider settings: the given parameters, with empty ones filled from the lab in mock mode.
+
+        ``provider`` may name a nested part of the connection file, e.g. ``"okta.second_app"``.
+        """
+        given = {k: v for k, v in params.items() if v not in ("", None)}
+        if self.lab is not None:
+            section: Any = self.lab.connection.data
+            for part in provider.split("."):
+                section = section.get(part, {}) if isinstance(section, dict) else {}
+            merged = {k: given.get(k, section.get(k)) for k in params}
+            return Settings(merged)
+        missing = [k for k in (required or tuple(params)) if k not in given]
+        if missing:
+            raise ConfigurationError(
+                f"live mode needs these parameters: {', '.join(missing)}",
+                hint="set them in the parameters cell, or pass them with papermill -p NAME VALUE",
+            )
+        return Settings({k: given.get(k) for k in params})
+
+    def __repr__(self) -> str:
+        where = "the embedded lab" if self.lab and self.lab.stack else ("an attached lab" if self.lab else "LIVE")
+        return (f"Runbook(mode={self.mode!r}, against {where}: Claude API {self.base_url}, "
+                f"organization {self.organization_id})")
+
+    # --- admin (configure Anthropic) --------------------------------------------------------------
+
+    def admin(self) -> Any:
+        """The official SDK on an ``org:admin`` token: the lab's, or the one given in live mode."""
+        if self._admin is None:
+            if self.lab is not None:
+                self._admin = self.lab.admin()
+            elif self._admin_token:
+                from .sdk import admin_client
+
+                self._admin = admin_client(base_url=self.base_url, admin_token=self._admin_token, verify=self.verify)
+            else:
+                raise ConfigurationError("reading federation objects needs an org:admin OAuth token",
+                                         hint=f"export {ENV_ADMIN_TOKEN} (from `ant auth login --scope org:admin`)")
+        return self._admin
+
+    def _live_lookup(self, kind: str, object_id: str | None, fetch: Callable[[str], Any]) -> Any:
+        if not object_id:
+            print(Note(f"live mode: {kind} not created here (a lab-only step). Create it in the Console "
+                       f"(Settings → Workload identity) and pass its ID as a parameter.").text)
+            return None
+        if not self._admin_token:
+            print(Note(f"live mode: using {kind} {object_id} from the parameters; export {ENV_ADMIN_TOKEN} (an "
+                       "org:admin OAuth token) to read it back for the preflight check.").text)
+            return None
+        return fetch(object_id)
+
+    def _find(self, items: Any, name: str) -> Any:
+        return next((item for item in items if item.name == name), None)
+
+    def register_issuer(self, *, name: str, issuer_url: str, lab_only: bool = False, **kwargs: Any) -> Any:
+        """Create (or update) a federation issuer in the lab; in live mode read the given one."""
+        if self.lab is None:
+            if lab_only:
+                return self._skip(f"issuer {name}")
+            return self._live_lookup("the federation issuer", self.federation_issuer_id,
+                                     self.admin().organization.federation.issuers.retrieve)
+        issuers = self.admin().organization.federation.issuers
+        existing = self._find(issuers.list(limit=100), name)
+        obj = (issuers.update(existing.id, issuer_url=issuer_url, **kwargs) if existing
+               else issuers.create(name=name, issuer_url=issuer_url, **kwargs))
+        if not lab_only:
+            self.federation_issuer_id = obj.id
+        return obj
+
+    def register_service_account(self, *, name: str, lab_only: bool = False, **kwargs: Any) -> Any:
+        if self.lab is None:
+            if lab_only:
+                return self._skip(f"service account {name}")
+            return self._live_lookup("the service account", self.service_account_id,
+                                     self.admin().organization.service_accounts.retrieve)
+        accounts = self.admin().organization.service_accounts
+        obj = self._find(accounts.list(limit=100), name) or accounts.create(name=name, **kwargs)
+        if not lab_only:
+            self.service_account_id = obj.id
+        return obj
+
+    def register_rule(self, *, name: str, issuer: Any, service_account: Any, match: dict[str, Any],
+                      oauth_scope: str = "workspace:developer", lab_only: bool = False, **kwargs: Any) -> Any:
+        """Create (or replace) a federation rule in the lab; in live mode read the given one."""
+        if self.lab is None:
+            if lab_only:
+                return self._skip(f"rule {name}")
+            return self._live_lookup("the federation rule", self.federation_rule_id,
+                                     self.admin().organization.federation.rules.retrieve)
+        rules = self.admin().organization.federation.rules
+        kwargs.setdefault("workspace_id", self.workspace_id or self.lab.default_workspace_id)
+        target = {"type": "service_account", "service_account_id": service_account.id}
+        existing = self._find(rules.list(limit=100), name)
+        if existing:
+            kwargs.pop("workspace_id", None)
+            obj = rules.update(existing.id, match=match, target=target, oauth_scope=oauth_scope, **kwargs)
+        else:
+            obj = rules.create(name=name, issuer_id=issuer.id, match=match, target=target, oauth_scope=oauth_scope,
+                               **kwargs)
+        if not lab_only:
+            self.federation_rule_id = obj.id
+            self.service_account_id = service_account.id
+        return obj
+
+    def update_rule(self, rule: Any, **changes: Any) -> Any:
+        """Change a rule (lab: through the Admin API; live: skipped with a note)."""
+        if rule is None or self.lab is None:
+            return self._skip("rule update")
+        return self.admin().organization.federation.rules.update(rule.id, **changes)
+
+    def update_issuer(self, issuer: Any, **changes: Any) -> Any:
+        if issuer is None or self.lab is None:
+            return self._skip("issuer update")
+        return self.admin().organization.federation.issuers.update(issuer.id, **changes)
+
+    def _skip(self, what: str) -> None:
+        print(Note(f"live mode: skipped the lab-only step ({what}).").text)
+        return None
+
+    # --- preflight, exchange, events ----------------------------------------------------------
+
+    def preflight(self, token: str, *, issuer: Any, rule: Any) -> Evaluation | None:
+        """Evaluate the rule against the token's claims, as the exchange will (without presenting it)."""
+        if issuer is None or rule is None:
+            print(Note("preflight skipped: the issuer and rule could not be read (see above).").text)
+            return None
+        members = None
+        if self.lab is not None:
+            sa_id = rule.target.service_account_id
+            listing = self.admin().organization.service_accounts.workspaces.list(sa_id)
+            members = frozenset(m.workspace_id for m in listing if not getattr(m, "implicit", False))
+        default_ws = self.lab.default_workspace_id if self.lab is not None else "default"
+        return evaluate(issuer, rule, decode(token).claims, default_audience=DEFAULT_AUDIENCE,
+                        requested_workspace=self.workspace_id,
+                        workspaces=WorkspaceContext(default_workspace_id=default_ws, member_workspace_ids=members))
+
+    def show_preflight(self, evaluation: Evaluation | None) -> Table | Note:
+        if evaluation is None:
+            return Note("no preflight verdicts (skipped)")
+        return verdicts_table(evaluation)
+
+    def exchange(self, token: str, *, rule: Any = None) -> ExchangeResult:
+        """The raw jwt-bearer exchange for the current (or given) rule."""
+        rule_id = rule.id if rule is not None else self.federation_rule_id
+        if not rule_id:
+            raise ConfigurationError("no federation rule to exchange against",
+                                     hint="set federation_rule_id (live) or run the 'configure Anthropic' cells")
+        return exchange(token, base_url=self.base_url, federation_rule_id=rule_id,
+                        organization_id=self.organization_id,
+                        service_account_id=(rule.target.service_account_id if rule is not None
+                                            else self.service_account_id),
+                        workspace_id=self.workspace_id, verify=self.verify)
+
+    def try_exchange(self, token: str | None, *, rule: Any = None, title: str = "Exchange") -> Outcome:
+        """Exchange and report the outcome instead of raising, with the authentication event behind it."""
+        if token is None or rule is None:
+            return Outcome(title, "skipped", note="lab-only demonstration (skipped in live mode)")
+        try:
+            result = self.exchange(token, rule=rule)
+        except WifLabError as exc:
+            return Outcome(title, "refused", error=exc, event=self.last_event(rule))
+        return Outcome(title, "accepted", result=result, event=None)
+
+    def last_event(self, rule: Any = None) -> dict[str, Any] | None:
+        """The newest authentication event (lab only: live events are in the Console's history tab)."""
+        if self.lab is None:
+            return None
+        for _ in range(20):  # the event is written as the response is sent; allow a moment
+            event = self.lab.last_event(rule.id if rule is not None else self.federation_rule_id)
+            if event is not None:
+                return event
+            time.sleep(0.05)
+        return None
+
+    def show_last_event(self, rule: Any = None) -> Table | Note:
+        if self.lab is None:
+            return Note("live mode: open Console → Settings → Workload identity → history for the event.")
+        return event_summary(self.last_event(rule))
+
+    def client(self, identity_token_provider: Callable[[], str], *, rule: Any = None) -> Any:
+        """The official ``anthropic`` client federating through this runbook's rule."""
+        from .sdk import federated_client
+
+        return federated_client(
+            identity_token_provider=identity_token_provider, base_url=self.base_url,
+            federation_rule_id=rule.id if rule is not None else self.federation_rule_id,
+            organization_id=self.organization_id,
+            service_account_id=rule.target.service_account_id if rule is not None else self.service_account_id,
+            workspace_id=self.workspace_id, verify=self.verify,
+        )
+
+
+def open_runbook(
+    mode: str = "mock",
+    *,
+    anthropic_base_url: str = "",
+    organization_id: str = "",
+    ca_bundle: str = "",
+    federation_issuer_id: str = "",
+    federation_rule_id: str = "",
+    service_account_id: str = "",
+    workspace_id: str = "",
+    connection_file: str = "",
+) -> Runbook:
+    """Open the notebook's runbook: the lab in mock mode, your real organization in live mode."""
+    if mode not in MODES:
+        raise ConfigurationError(f"mode must be 'mock' or 'live', not {mode!r}")
+    ids = {"federation_issuer_id": federation_issuer_id or None, "federation_rule_id": federation_rule_id or None,
+           "service_account_id": service_account_id or None, "workspace_id": workspace_id or None}
+    if mode == "mock":
+        lab = connect(connection_file or None)
+        return Runbook(mode, lab, base_url=lab.base_url, organization_id=lab.organization_id, verify=lab.ca_bundle,
+                       admin_token=None, ids=ids)
+    if not organization_id:
+        raise ConfigurationError("live mode needs organization_id", hint="Console → Settings → Organization")
+    # A secret never travels as a notebook parameter (papermill writes parameters into the executed
+    # notebook); an optional org:admin token for reading the rule back comes from the environment.
+    admin_token = os.environ.get(ENV_ADMIN_TOKEN) or None
+    return Runbook(mode, None, base_url=anthropic_base_url or "https://api.anthropic.com",
+                   organization_id=organization_id, verify=ca_bundle or True, admin_token=admin_token, ids=ids)
+
+
+def federation_table(issuer: Any, service_account: Any, rule: Any) -> Table | Note:
+    """What is registered with Anthropic for this workload, in one table."""
+    if rule is None:
+        return Note("nothing to show: the federation objects were not created or read in this run")
+    match = rule.match.model_dump(exclude_none=True) if hasattr(rule.match, "model_dump") else rule.match
+    rows = {
+        "issuer": f"{issuer.name} ({issuer.id})" if issuer is not None else "—",
+        "issuer_url": issuer.issuer_url if issuer is not None else "—",
+        "jwks": issuer.jwks.type if issuer is not None else "—",
+        "max_jwt_lifetime_seconds": issuer.max_jwt_lifetime_seconds if issuer is not None else "—",
+        "service account": f"{service_account.name} ({service_account.id})" if service_account is not None else "—",
+        "rule": f"{rule.name} ({rule.id})",
+        "match": match,
+        "oauth_scope": rule.oauth_scope,
+        "token_lifetime_seconds": rule.token_lifetime_seconds,
+        "workspaces": rule.workspace_ids,
+    }
+    return summary("Registered with Anthropic", rows)

@@ -1,0 +1,75 @@
+"""An ipywidgets claims inspector: pick a token, see its claims and the rule's verdicts.
+
+The widget only wires a dropdown to :func:`inspect`; notebooks print ``inspect(...)`` for the
+current choice in an ordinary cell too, because output captured inside widgets is neither stored
+for static viewers nor compared by nbval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .display import Table, claims_table, verdicts_table
+from .rules import Evaluation, evaluate
+from .runbook import DEFAULT_AUDIENCE
+from .tokens import decode
+
+
+def inspect(token: str, *, issuer: Any, rule: Any, default_audience: str = DEFAULT_AUDIENCE
+            ) -> tuple[Table, Table | None, Evaluation | None]:
+    """Claims table (marked with what the rule reads) and verdicts for one token against one rule."""
+    decoded = decode(token)
+    if issuer is None or rule is None:
+        return claims_table(decoded), None, None
+    evaluation = evaluate(issuer, rule, decoded.claims, default_audience=default_audience)
+    return claims_table(decoded, evaluation), verdicts_table(evaluation), evaluation
+
+
+class ClaimsInspector:
+    """Dropdown of named tokens → claims table and rule verdicts for the chosen one."""
+
+    def __init__(self, tokens: Mapping[str, str | None], *, issuer: Any, rule: Any) -> None:
+        import ipywidgets as w
+
+        self.tokens = {name: tok for name, tok in tokens.items() if tok}
+        self.issuer, self.rule = issuer, rule
+        self.picker = w.Dropdown(options=list(self.tokens), description="token")
+        self.output = w.Output()
+        self.picker.observe(lambda _change: self.render(), names="value")
+        self.box = w.VBox([self.picker, self.output])
+        self.render()
+
+    def current(self) -> tuple[Table, Table | None, Evaluation | None]:
+        return inspect(self.tokens[self.picker.value], issuer=self.issuer, rule=self.rule)
+
+    def report(self) -> Table:
+        """Every token's verdict under the rule, as one table (what the widget would show, all at once)."""
+        rows = []
+        for name, token in self.tokens.items():
+            _, _, evaluation = inspect(token, issuer=self.issuer, rule=self.rule)
+            claims = decode(token).claims
+            if evaluation is None:
+                verdict = "(no rule to check against)"
+            elif evaluation.passed:
+                verdict = "would be accepted"
+            else:
+                first = evaluation.first_failure()
+                verdict = f"refused: {first.matcher} — {first.reason}" if first else "refused"
+            rows.append((name, str(claims.get("iss", "")), str(claims.get("sub", "")), verdict))
+        return Table("Each token against the rule", ["token", "iss", "sub", "verdict"], rows)
+
+    def render(self) -> None:
+        from IPython.display import display
+
+        claims, verdicts, _ = self.current()
+        self.output.clear_output()
+        with self.output:
+            display(claims)
+            if verdicts is not None:
+                display(verdicts)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.box)
