@@ -116,10 +116,11 @@ def run(
     parameters: dict[str, Any] | None = None,
     output_dir: Path = BUILD_DIR,
     timeout: int = DEFAULT_TIMEOUT,
+    directory: Path = NOTEBOOK_DIR,
 ) -> int:
-    notebooks = find_notebooks(names)
+    notebooks = find_notebooks(names, directory)
     if not notebooks:
-        print(f"No notebooks found in {_rel(NOTEBOOK_DIR)}/ — nothing to run.")
+        print(f"No notebooks found in {_rel(directory)}/ — nothing to run.")
         return 0
     mode = (parameters or {}).get("mode", "mock")
     print(f"Running {len(notebooks)} notebook(s) headless (mode={mode}); executed copies in {_rel(output_dir)}/")

@@ -18,6 +18,7 @@ import jwt
 
 from .errors import (
     AudienceMismatch,
+    ConfigurationError,
     DiscoveryError,
     InvalidSignature,
     IssuerMismatch,
@@ -104,7 +105,14 @@ def _verify_arg(verify: Verify) -> bool | ssl.SSLContext:
 
 def ssl_context(ca_bundle: str | Path) -> ssl.SSLContext:
     """A default-verifying context that trusts ``ca_bundle`` (e.g. the lab CA)."""
-    return ssl.create_default_context(cafile=str(ca_bundle))
+    try:
+        return ssl.create_default_context(cafile=str(ca_bundle))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(
+            f"cannot use the CA bundle {ca_bundle}: {exc}",
+            hint="ca_bundle must be a readable PEM file of CA certificates (the lab's is 'ca_bundle' in the "
+            "connection file); leave it empty to use the system's CAs",
+        ) from exc
 
 
 def discover(issuer: str, *, verify: Verify = True, timeout: float = 5.0) -> dict[str, Any]:
