@@ -153,3 +153,30 @@ def test_messages_refuses_tokens_it_should(setup: tuple[Lab, OidcIssuer, Federat
     with pytest.raises(anthropic.AuthenticationError) as info:
         bad.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=[{"role": "user", "content": "x"}])
     assert info.value.request_id and info.value.type == "authentication_error"
+
+
+def test_unknown_paths_and_methods_answer_in_the_api_error_shape(setup: tuple[Lab, OidcIssuer, Federation]) -> None:
+    import httpx
+
+    lab, _, _ = setup
+    with httpx.Client(verify=ssl_context(lab.ca_bundle)) as http:
+        missing = http.get(lab.base_url + "/v1/no-such-thing")
+        wrong = http.get(lab.base_url + "/v1/oauth/token")
+    assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found_error"
+    assert wrong.status_code == 405 and wrong.json()["type"] == "error"
+    assert missing.headers["request-id"].startswith("req_")
+
+
+def test_archiving_the_service_account_stops_its_tokens(fresh_stack: MockStack) -> None:
+    lab = lab_of(fresh_stack)
+    oidc = fresh_stack.mocks["oidc"]
+    fed = federate(lab, issuer_url=oidc.issuer, match={"subject_prefix": SUB})
+    client = federated_client(identity_token_provider=lambda: oidc.mint({"sub": SUB}), base_url=lab.base_url,
+                              federation_rule_id=fed.rule.id, organization_id=lab.organization_id,
+                              verify=lab.ca_bundle, max_retries=0)
+    client.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=[{"role": "user", "content": "x"}])
+    admin = lab.admin()
+    admin.organization.federation.rules.archive(fed.rule.id)
+    admin.organization.service_accounts.archive(fed.service_account.id)
+    with pytest.raises(WorkloadIdentityError):  # cached token now 401s; the re-exchange is refused too
+        client.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=[{"role": "user", "content": "x"}])

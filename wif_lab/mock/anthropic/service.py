@@ -10,12 +10,25 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ..base import LabContext
 from .store import Grant, Store
 
 DEFAULT_AUDIENCE = "https://api.anthropic.com"
+_ERROR_TYPES = {404: "not_found_error", 405: "invalid_request_error"}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods answer in the API's error shape, as the real service does."""
+    from .http import api_error
+
+    assert isinstance(exc, HTTPException)
+    message = "Not Found" if exc.status_code == 404 else f"Method {request.method} not allowed for this path"
+    return api_error(request, exc.status_code, _ERROR_TYPES.get(exc.status_code, "api_error"), message)
 
 
 class AnthropicMock:
@@ -59,7 +72,7 @@ class AnthropicMock:
         from .token import token_routes
 
         routes: list[Route] = [*token_routes(self), *admin_routes(self), *messages_routes(self), *lab_routes(self)]
-        app = Starlette(routes=routes)
+        app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
         app.state.store = self.store
         app.state.mock = self
         return app

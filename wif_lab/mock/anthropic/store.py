@@ -170,6 +170,9 @@ class Store:
                 return None
             if grant.expires_at is not None and grant.expires_at <= self.clock():
                 return None
+            account = self.service_accounts.get(grant.service_account_id) or {}
+            if account.get("archived_at"):
+                return None  # an archived service account's tokens stop working at once
             return grant
 
     # --- replay protection ---------------------------------------------------------------------
