@@ -173,7 +173,7 @@ def test_archiving_the_service_account_stops_its_tokens(fresh_stack: MockStack) 
     fed = federate(lab, issuer_url=oidc.issuer, match={"subject_prefix": SUB})
     client = federated_client(identity_token_provider=lambda: oidc.mint({"sub": SUB}), base_url=lab.base_url,
                               federation_rule_id=fed.rule.id, organization_id=lab.organization_id,
-                              verify=lab.ca_bundle, max_retries=0)
+                              verify=lab.ca_bundle)
     client.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=[{"role": "user", "content": "x"}])
     admin = lab.admin()
     admin.organization.federation.rules.archive(fed.rule.id)
