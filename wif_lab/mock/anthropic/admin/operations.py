@@ -1,408 +1,50 @@
-"""The Admin API for workload identity federation: issuers, rules, service accounts, memberships.
-
-Follows platform.claude.com "Manage WIF via API" (wif-admin-api) and wif-reference, and the
-docstrings of the ``anthropic`` 2.10 SDK resources ``organization.federation.{issuers,rules}``,
-``organization.service_accounts`` and ``organization.workspaces``. Every route needs an OAuth
-bearer token whose scope includes ``org:admin`` (Admin API keys are refused); updates are POST to
-the resource path, archive is ``POST …/archive`` with an empty body, lists page with an opaque
-``page`` cursor and answer ``{"data": [...], "next_page": cursor|null}``.
-
-Records live in the store in exactly the JSON shape returned here, so the token endpoint and
-``wif_lab.rules.evaluate`` read the same dicts a notebook gets back from the SDK.
-
-Where the lab departs from the real service, on purpose:
-
-- URL rules (wif-reference "URL validation"): a URL Anthropic dials (``issuer_url`` in discovery
-  mode without ``discovery_base``, ``jwks.discovery_base``, ``jwks.url``) must be https on port 443
-  with a public DNS host. The lab waives the port and public-host parts for the loopback hosts
-  ``127.0.0.1``, ``localhost`` and ``[::1]`` only, because the lab's issuers listen on loopback
-  ports. "Public" is judged by syntax (no IP literal, a dotted name outside private suffixes such as
-  ``.local`` / ``.internal``); nothing is resolved. ``issuer_url`` must be https in every mode.
-- Every HTTP caller is an OAuth caller, so rules with a scope other than ``workspace:developer`` /
-  ``workspace:inference`` get 403 here, as without a Console session. :class:`FederationAdmin`
-  takes a :class:`Caller` with ``console=True`` for lab set-up code that plays the Console.
-- The lab admin's token (no federation rule behind it) counts as an interactive credential, so it
-  may create ``admin``-role service accounts; a federated token may not.
-
-Decisions where the references are silent:
-
-- Names are unique per resource type among live records; archiving frees a name (archive is the
-  only way to retire a record, and "create a new one instead" is the documented advice).
-- A reference to an unknown or archived object *in the request body* is 400
-  ``invalid_request_error``; an unknown id *in the path* is 404 ``not_found_error``.
-- Lists are newest first (documented for service accounts, applied to issuers and rules too).
-- A rule's legacy ``workspace_id`` mirrors the enablement made by create/update ``workspace_id``
-  and is cleared when that enablement is removed, so removing it really stops exchanges there.
-- ``GET /v1/organizations/workspaces`` leaves the default workspace out unless
-  ``include_default=true``.
-"""
+"""The Admin API operations on the store, independent of HTTP (lab code can call them directly)."""
 
 from __future__ import annotations
 
-import base64
 import copy
 import hashlib
-import ipaddress
-import json
-import re
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-import jwt
-from cryptography import x509
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-
-from ...rules import MATCH_FIELDS, validate_match
-from .http import api_error, bearer_grant, json_body, ok
-from .token import ALLOWED_ALGORITHMS
 
 if TYPE_CHECKING:
-    from .service import AnthropicMock
-    from .store import Store
+    from ..store import Store
 
-ADMIN_SCOPE = "org:admin"
-OAUTH_MANAGEABLE_SCOPES = frozenset({"workspace:developer", "workspace:inference"})
-# wif-reference and wif-admin-api spell the tunnels scope differently; both are accepted.
-KNOWN_SCOPES = OAUTH_MANAGEABLE_SCOPES | {"org:admin", "org:manage_tunnels", "workspace:manage_tunnels"}
-SERVICE_ACCOUNT_ROLES = ("admin", "developer")
-WORKSPACE_ROLES = ("workspace_admin", "workspace_developer", "workspace_restricted_developer", "workspace_user")
-JWK_ALGORITHMS = frozenset(ALLOWED_ALGORITHMS)  # a published key must be usable for an accepted JWT
-JWK_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
-
-NAME_PATTERN = re.compile(r"[a-z0-9-]+")
-NAME_MAX = 255
-MAX_JWT_LIFETIME = (1, 176_400)
-TOKEN_LIFETIME = (60, 86_400)
-PAGE_LIMIT = (1, 100)
-WORKSPACE_PAGE_LIMIT = (1, 1000)
-DEFAULT_LIMIT = 20
-DEFAULT_LIFETIME = 3600
-
-T = TypeVar("T")
-
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-PRIVATE_DNS_SUFFIXES = (".local", ".localhost", ".internal", ".lan", ".home.arpa", ".localdomain")
-
-
-class AdminError(Exception):
-    """A refusal with the status and ``error.type`` the real Admin API answers with."""
-
-    def __init__(self, status: int, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error_type = error_type
-        self.message = message
-
-
-def bad_request(message: str) -> AdminError:
-    return AdminError(400, "invalid_request_error", message)
-
-
-def not_found(kind: str, object_id: str) -> AdminError:
-    return AdminError(404, "not_found_error", f"{kind} {object_id!r} not found")
-
-
-def conflict(kind: str, name: str) -> AdminError:
-    # 409 goes out with x-should-retry: false (http.api_error), so the SDK does not repeat it.
-    return AdminError(409, "conflict_error", f"name: a {kind} named {name!r} already exists")
-
-
-def console_only(what: str) -> AdminError:
-    return AdminError(
-        403,
-        "permission_error",
-        f"{what} requires a Console session; OAuth callers may only manage rules whose oauth_scope is "
-        "workspace:developer or workspace:inference",
-    )
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is calling: the actor recorded on writes, and which carve-outs apply to them."""
-
-    actor_id: str | None
-    interactive: bool = False  # a user OAuth token / Console session rather than a workload
-    console: bool = False  # a Console session: may manage rules of any scope
-
-
-# --- request-body checks: one clear, field-prefixed message per refusal --------------------------
-
-
-def _fields(body: dict[str, Any], allowed: Iterable[str], required: Iterable[str] = (), *, prefix: str = "") -> None:
-    """Refuse unknown members and missing (or null) required ones; ``prefix`` names a nested object."""
-    allowed = set(allowed) | set(required)
-    for key in body:
-        if key not in allowed:
-            raise bad_request(f"{prefix}{key}: extra inputs are not permitted")
-    for key in required:
-        if body.get(key) is None:
-            raise bad_request(f"{prefix}{key}: field required")
-
-
-def _optional(body: dict[str, Any], key: str, parse: Callable[[Any, str], T], default: T) -> T:
-    """An optional member: omitted and null both mean the default (or "leave unchanged" on update)."""
-    value = body.get(key)
-    return default if value is None else parse(value, key)
-
-
-def _string(value: Any, field: str) -> str:
-    if not isinstance(value, str):
-        raise bad_request(f"{field}: must be a string")
-    return value
-
-
-def _boolean(value: Any, field: str) -> bool:
-    if not isinstance(value, bool):
-        raise bad_request(f"{field}: must be a boolean")
-    return value
-
-
-def _integer(value: Any, field: str, bounds: tuple[int, int]) -> int:
-    low, high = bounds
-    if type(value) is not int or not low <= value <= high:
-        raise bad_request(f"{field}: must be an integer from {low} to {high}")
-    return value
-
-
-def _bounded(bounds: tuple[int, int]) -> Callable[[Any, str], int]:
-    return lambda value, field: _integer(value, field, bounds)
-
-
-def _name(value: Any, field: str = "name") -> str:
-    name = _string(value, field)
-    if not 1 <= len(name) <= NAME_MAX:
-        raise bad_request(f"{field}: must be 1 to {NAME_MAX} characters")
-    if not NAME_PATTERN.fullmatch(name):
-        raise bad_request(f"{field}: must contain only lowercase letters, digits and hyphens (^[a-z0-9-]+$)")
-    return name
-
-
-def check_url(value: Any, field: str, *, dialed: bool) -> str:
-    """Apply wif-reference's URL rules; the stricter ones only to a URL Anthropic would dial."""
-    url = _string(value, field)
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise bad_request(f"{field}: not a valid URL ({exc})") from exc
-    if parts.scheme != "https":
-        raise bad_request(f"{field}: url must use https scheme")
-    host = parts.hostname
-    if not host:
-        raise bad_request(f"{field}: url must include a host")
-    if parts.username is not None or parts.password is not None:
-        raise bad_request(f"{field}: url must not contain credentials")
-    if parts.fragment:
-        raise bad_request(f"{field}: url must not contain a fragment")
-    if not dialed or host in LOOPBACK_HOSTS:
-        return url
-    if port not in (None, 443):
-        raise bad_request(f"{field}: url must use port 443")
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
-        raise bad_request(f"{field}: url host must be a public DNS name, not an IP address")
-    if "." not in host.strip(".") or host.endswith(PRIVATE_DNS_SUFFIXES):
-        raise bad_request(f"{field}: url host must be a public DNS name")
-    return url
-
-
-def _ca_cert(value: Any, field: str) -> str | None:
-    if value is None:
-        return None
-    pem = _string(value, field)
-    try:
-        x509.load_pem_x509_certificates(pem.encode())
-    except ValueError as exc:
-        raise bad_request(f"{field}: must be one or more PEM-encoded X.509 certificates") from exc
-    return pem
-
-
-def _jwk(key: Any, field: str) -> dict[str, Any]:
-    if not isinstance(key, dict):
-        raise bad_request(f"{field}: must be a JWK object")
-    if "keys" in key:
-        raise bad_request(f'{field}: is a whole JWKS document; pass its keys array, not the {{"keys": [...]}} wrapper')
-    kty = key.get("kty")
-    if kty == "oct":
-        raise bad_request(f"{field}.kty: symmetric keys (oct) are not accepted; publish an RSA or EC public key")
-    if kty not in ("RSA", "EC"):
-        raise bad_request(f"{field}.kty: must be RSA or EC")
-    private = [member for member in JWK_PRIVATE_MEMBERS if member in key]
-    if private:
-        raise bad_request(f"{field}: contains private key material ({', '.join(private)}); publish only the public key")
-    alg = key.get("alg")
-    if alg is not None and alg not in JWK_ALGORITHMS:
-        raise bad_request(f"{field}.alg: must be one of {', '.join(sorted(JWK_ALGORITHMS))}")
-    try:
-        jwt.PyJWK(key)
-    except jwt.PyJWTError as exc:
-        raise bad_request(f"{field}: not a valid {kty} public key ({exc})") from exc
-    return key
-
-
-def parse_jwks(value: Any) -> dict[str, Any]:
-    """The ``jwks`` union (discovery | explicit_url | inline), with every nullable member present."""
-    if not isinstance(value, dict):
-        raise bad_request("jwks: must be an object with a type")
-    kind = value.get("type")
-    if kind == "discovery":
-        _fields(value, {"type", "discovery_base", "ca_cert_pem"}, prefix="jwks.")
-        base = value.get("discovery_base")
-        return {
-            "type": "discovery",
-            "ca_cert_pem": _ca_cert(value.get("ca_cert_pem"), "jwks.ca_cert_pem"),
-            "discovery_base": None if base is None else _string(base, "jwks.discovery_base"),
-        }
-    if kind == "explicit_url":
-        _fields(value, {"type", "ca_cert_pem"}, ("url",), prefix="jwks.")
-        return {
-            "type": "explicit_url",
-            "url": _string(value["url"], "jwks.url"),
-            "ca_cert_pem": _ca_cert(value.get("ca_cert_pem"), "jwks.ca_cert_pem"),
-        }
-    if kind == "inline":
-        _fields(value, {"type", "keys"}, prefix="jwks.")
-        keys = value.get("keys")
-        if isinstance(keys, dict):
-            raise bad_request('jwks.keys: must be the array of JWKs, not the {"keys": [...]} wrapper')
-        if not isinstance(keys, list) or not keys:
-            raise bad_request("jwks.keys: must be a non-empty array of JWK objects")
-        return {"type": "inline", "keys": [_jwk(key, f"jwks.keys[{i}]") for i, key in enumerate(keys)]}
-    if kind is None:
-        raise bad_request("jwks.type: field required")
-    raise bad_request("jwks.type: must be one of discovery, explicit_url, inline")
-
-
-def check_issuer_urls(issuer_url: Any, jwks: dict[str, Any]) -> str:
-    """Validate ``issuer_url`` and the JWKS URLs together: which of them is dialed depends on the mode."""
-    base = jwks.get("discovery_base")
-    dialed = jwks["type"] == "discovery" and base is None
-    url = check_url(issuer_url, "issuer_url", dialed=dialed)
-    if base is not None:
-        check_url(base, "jwks.discovery_base", dialed=True)
-    if jwks["type"] == "explicit_url":
-        check_url(jwks["url"], "jwks.url", dialed=True)
-    return url
-
-
-def parse_scope(value: Any) -> str:
-    scope = _string(value, "oauth_scope")
-    scopes: list[str] = []
-    for item in scope.split():
-        if item not in KNOWN_SCOPES:
-            raise bad_request(
-                f"oauth_scope: unknown scope {item!r}; known scopes are {', '.join(sorted(KNOWN_SCOPES))}"
-            )
-        if item not in scopes:
-            scopes.append(item)
-    if not scopes:
-        raise bad_request("oauth_scope: at least one scope is required")
-    return " ".join(scopes)
-
-
-def needs_console(scope: str) -> bool:
-    return any(item not in OAUTH_MANAGEABLE_SCOPES for item in scope.split())
-
-
-def parse_match(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise bad_request("match: must be an object")
-    problems = validate_match(value)
-    if problems:
-        raise bad_request("; ".join(problems))
-    # Every matcher present, unset ones as null: the shape the API returns and SDK models dump.
-    return {field: copy.deepcopy(value.get(field)) for field in MATCH_FIELDS}
-
-
-def parse_target(value: Any) -> str:
-    if not isinstance(value, dict):
-        raise bad_request("target: must be an object")
-    # service_account_name is read-only ("ignored on writes"): accepted and dropped.
-    _fields(value, {"service_account_name"}, ("type", "service_account_id"), prefix="target.")
-    if value["type"] != "service_account":
-        raise bad_request("target.type: must be 'service_account'")
-    return _string(value["service_account_id"], "target.service_account_id")
-
-
-# --- paging ------------------------------------------------------------------------------------
-
-
-def _cursor(kind: str, position: int | str) -> str:
-    """An opaque ``next_page`` value: which list it belongs to and where the last page ended."""
-    raw = json.dumps([kind, position], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _cursor_value(kind: str, token: str) -> Any:
-    """Decode a cursor of this list's kind; anything else is a 400 (never a 5xx)."""
-    try:
-        found_kind, value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (ValueError, TypeError) as exc:
-        raise bad_request("page: not a pagination cursor from this list") from exc
-    if found_kind != kind:
-        raise bad_request("page: not a pagination cursor from this list")
-    return value
-
-
-@dataclass(frozen=True)
-class ListQuery:
-    include_archived: bool
-    limit: int
-    page: str | None
-
-
-def _query_bool(request: Request, name: str, default: bool = False) -> bool:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    if raw not in ("true", "false"):
-        raise bad_request(f"{name}: must be true or false")
-    return raw == "true"
-
-
-def _query_limit(request: Request, bounds: tuple[int, int]) -> int:
-    raw = request.query_params.get("limit")
-    if raw is None:
-        return DEFAULT_LIMIT
-    try:
-        return _integer(int(raw), "limit", bounds)
-    except ValueError as exc:
-        raise bad_request(f"limit: must be an integer from {bounds[0]} to {bounds[1]}") from exc
-
-
-def list_query(request: Request) -> ListQuery:
-    page = request.query_params.get("page") or None
-    return ListQuery(_query_bool(request, "include_archived"), _query_limit(request, PAGE_LIMIT), page)
-
-
-def cursor_page(
-    kind: str, records: dict[str, dict[str, Any]], query: ListQuery, keep: Callable[[dict[str, Any]], bool]
-) -> dict[str, Any]:
-    """Newest first. Records are never deleted, so a record's insertion position is a stable cursor."""
-    rows = [
-        (position, record)
-        for position, record in enumerate(records.values())
-        if keep(record) and (query.include_archived or record.get("archived_at") is None)
-    ]
-    rows.reverse()
-    if query.page is not None:
-        after = _cursor_value(kind, query.page)
-        if type(after) is not int:
-            raise bad_request("page: not a pagination cursor from this list")
-        rows = [row for row in rows if row[0] < after]
-    chunk = rows[: query.limit]
-    next_page = _cursor(kind, chunk[-1][0]) if len(rows) > query.limit else None
-    return {"data": [copy.deepcopy(record) for _, record in chunk], "next_page": next_page}
 
 
 # --- the operations, independent of HTTP -------------------------------------------------------
+
+
+from .paging import ListQuery, cursor_page, cursor_value, make_cursor, query_bool, query_limit
+from .validation import (
+    ADMIN_SCOPE,
+    DEFAULT_LIFETIME,
+    MAX_JWT_LIFETIME,
+    SERVICE_ACCOUNT_ROLES,
+    TOKEN_LIFETIME,
+    WORKSPACE_PAGE_LIMIT,
+    WORKSPACE_ROLES,
+    AdminError,
+    Caller,
+    bad_request,
+    boolean_field,
+    bounded_field,
+    check_fields,
+    check_issuer_urls,
+    conflict,
+    console_only,
+    name_field,
+    needs_console,
+    not_found,
+    optional_field,
+    parse_jwks,
+    parse_match,
+    parse_scope,
+    parse_target,
+    string_field,
+)
 
 
 class FederationAdmin:
@@ -438,7 +80,7 @@ class FederationAdmin:
         return self.store.workspaces[ws_id]
 
     def _workspace_in_body(self, ref: Any, field: str = "workspace_id", *, allow_default: bool = True) -> str:
-        ref = _string(ref, field)
+        ref = string_field(ref, field)
         if allow_default:  # the literal "default" names the org's default workspace
             ws_id = self.store.resolve_workspace_ref(ref)
         else:
@@ -468,12 +110,13 @@ class FederationAdmin:
     # ----- issuers
 
     def create_issuer(self, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        _fields(body, {"issuer_url", "name", "check_jti", "jwks", "max_jwt_lifetime_seconds"}, ("issuer_url", "name"))
-        name = _name(body["name"])
+        check_fields(body, {"issuer_url", "name", "check_jti", "jwks", "max_jwt_lifetime_seconds"},
+                     ("issuer_url", "name"))
+        name = name_field(body["name"])
         jwks = parse_jwks(body["jwks"] if body.get("jwks") is not None else {"type": "discovery"})
         issuer_url = check_issuer_urls(body["issuer_url"], jwks)
-        check_jti = _optional(body, "check_jti", _boolean, True)
-        lifetime = _optional(body, "max_jwt_lifetime_seconds", _bounded(MAX_JWT_LIFETIME), DEFAULT_LIFETIME)
+        check_jti = optional_field(body, "check_jti", boolean_field, True)
+        lifetime = optional_field(body, "max_jwt_lifetime_seconds", bounded_field(MAX_JWT_LIFETIME), DEFAULT_LIFETIME)
         with self.store.lock:
             if self._name_taken(self.store.issuers, name):
                 raise conflict("federation issuer", name)
@@ -507,7 +150,8 @@ class FederationAdmin:
             return cursor_page("fdis", self.store.issuers, query, lambda _: True)
 
     def update_issuer(self, issuer_id: str, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        _fields(body, {"check_jti", "issuer_url", "jwks", "jwks_polling_disabled", "max_jwt_lifetime_seconds", "name"})
+        check_fields(body, {"check_jti", "issuer_url", "jwks", "jwks_polling_disabled", "max_jwt_lifetime_seconds",
+                            "name"})
         with self.store.lock:
             issuer = self._issuer(issuer_id)
             if issuer.get("archived_at"):
@@ -515,11 +159,11 @@ class FederationAdmin:
                     f"federation issuer {issuer_id!r} is archived and cannot be updated; create a new issuer instead"
                 )
             parsed = {
-                "name": _optional(body, "name", _name, None),
-                "jwks": _optional(body, "jwks", lambda value, _: parse_jwks(value), None),
-                "check_jti": _optional(body, "check_jti", _boolean, None),
-                "max_jwt_lifetime_seconds": _optional(
-                    body, "max_jwt_lifetime_seconds", _bounded(MAX_JWT_LIFETIME), None
+                "name": optional_field(body, "name", name_field, None),
+                "jwks": optional_field(body, "jwks", lambda value, _: parse_jwks(value), None),
+                "check_jti": optional_field(body, "check_jti", boolean_field, None),
+                "max_jwt_lifetime_seconds": optional_field(
+                    body, "max_jwt_lifetime_seconds", bounded_field(MAX_JWT_LIFETIME), None
                 ),
             }
             changes = {key: value for key, value in parsed.items() if value is not None}
@@ -528,7 +172,7 @@ class FederationAdmin:
                 url = issuer["issuer_url"] if body.get("issuer_url") is None else body["issuer_url"]
                 changes["issuer_url"] = check_issuer_urls(url, changes.get("jwks", issuer["jwks"]))
             if body.get("jwks_polling_disabled") is not None:
-                if _boolean(body["jwks_polling_disabled"], "jwks_polling_disabled"):
+                if boolean_field(body["jwks_polling_disabled"], "jwks_polling_disabled"):
                     raise bad_request(
                         "jwks_polling_disabled: only false is accepted (to re-enable polling); "
                         "polling is paused by the system, not by callers"
@@ -550,7 +194,7 @@ class FederationAdmin:
             return copy.deepcopy(issuer)
 
     def archive_issuer(self, issuer_id: str, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        _fields(body, ())
+        check_fields(body, ())
         with self.store.lock:
             issuer = self._issuer(issuer_id)
             if issuer.get("archived_at") is None:
@@ -598,7 +242,7 @@ class FederationAdmin:
             )
 
     def create_rule(self, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        _fields(
+        check_fields(
             body,
             {
                 "issuer_id",
@@ -613,14 +257,14 @@ class FederationAdmin:
             },
             ("issuer_id", "match", "name", "oauth_scope", "target"),
         )
-        name = _name(body["name"])
-        issuer_id = _string(body["issuer_id"], "issuer_id")
+        name = name_field(body["name"])
+        issuer_id = string_field(body["issuer_id"], "issuer_id")
         match = parse_match(body["match"])
         sa_id = parse_target(body["target"])
         scope = parse_scope(body["oauth_scope"])
-        lifetime = _optional(body, "token_lifetime_seconds", _bounded(TOKEN_LIFETIME), DEFAULT_LIFETIME)
-        all_workspaces = _optional(body, "applies_to_all_workspaces", _boolean, False)
-        description = _optional(body, "description", _string, None)
+        lifetime = optional_field(body, "token_lifetime_seconds", bounded_field(TOKEN_LIFETIME), DEFAULT_LIFETIME)
+        all_workspaces = optional_field(body, "applies_to_all_workspaces", boolean_field, False)
+        description = optional_field(body, "description", string_field, None)
         if body.get("workspace_id") is None and not all_workspaces:
             raise bad_request("workspace_id: field required unless applies_to_all_workspaces is true")
         with self.store.lock:
@@ -676,7 +320,7 @@ class FederationAdmin:
     def update_rule(self, rule_id: str, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
         if "issuer_id" in body:
             raise bad_request("issuer_id: is immutable; create a new rule for another issuer")
-        _fields(
+        check_fields(
             body,
             {
                 "applies_to_all_workspaces",
@@ -690,16 +334,17 @@ class FederationAdmin:
             },
         )
         parsed = {
-            "name": _optional(body, "name", _name, None),
-            "match": _optional(body, "match", lambda value, _: parse_match(value), None),
-            "token_lifetime_seconds": _optional(body, "token_lifetime_seconds", _bounded(TOKEN_LIFETIME), None),
-            "applies_to_all_workspaces": _optional(body, "applies_to_all_workspaces", _boolean, None),
+            "name": optional_field(body, "name", name_field, None),
+            "match": optional_field(body, "match", lambda value, _: parse_match(value), None),
+            "token_lifetime_seconds": optional_field(body, "token_lifetime_seconds", bounded_field(TOKEN_LIFETIME),
+                                                     None),
+            "applies_to_all_workspaces": optional_field(body, "applies_to_all_workspaces", boolean_field, None),
         }
         changes = {key: value for key, value in parsed.items() if value is not None}
         if "description" in body:  # null clears it (stored as the empty string)
-            changes["description"] = _optional(body, "description", _string, "")
-        sa_id = _optional(body, "target", lambda value, _: parse_target(value), None)
-        scope = _optional(body, "oauth_scope", lambda value, _: parse_scope(value), None)
+            changes["description"] = optional_field(body, "description", string_field, "")
+        sa_id = optional_field(body, "target", lambda value, _: parse_target(value), None)
+        scope = optional_field(body, "oauth_scope", lambda value, _: parse_scope(value), None)
         with self.store.lock:
             rule = self._rule(rule_id)
             if rule.get("archived_at"):
@@ -750,7 +395,7 @@ class FederationAdmin:
             return copy.deepcopy(rule)
 
     def archive_rule(self, rule_id: str, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        _fields(body, ())
+        check_fields(body, ())
         with self.store.lock:
             rule = self._rule(rule_id)
             if not caller.console and needs_console(rule["oauth_scope"]):
@@ -781,7 +426,7 @@ class FederationAdmin:
             return {"data": data, "next_page": None}
 
     def add_rule_workspace(self, rule_id: str, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        _fields(body, {"workspace_id"}, ("workspace_id",))
+        check_fields(body, {"workspace_id"}, ("workspace_id",))
         with self.store.lock:
             rule = self._rule(rule_id)
             if rule.get("archived_at"):
@@ -810,7 +455,7 @@ class FederationAdmin:
     # ----- service accounts
 
     def _check_role(self, value: Any, caller: Caller) -> str:
-        role = _string(value, "organization_role")
+        role = string_field(value, "organization_role")
         if role not in SERVICE_ACCOUNT_ROLES:
             raise bad_request("organization_role: must be one of admin, developer")
         if role == "admin" and not caller.interactive:
@@ -823,10 +468,10 @@ class FederationAdmin:
         return role
 
     def create_service_account(self, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        _fields(body, {"name", "description", "organization_role"}, ("name",))
-        name = _name(body["name"])
-        description = _optional(body, "description", _string, None)
-        role = _optional(body, "organization_role", lambda value, _: self._check_role(value, caller), "developer")
+        check_fields(body, {"name", "description", "organization_role"}, ("name",))
+        name = name_field(body["name"])
+        description = optional_field(body, "description", string_field, None)
+        role = optional_field(body, "organization_role", lambda value, _: self._check_role(value, caller), "developer")
         with self.store.lock:
             if self._name_taken(self.store.service_accounts, name):
                 raise conflict("service account", name)
@@ -858,14 +503,14 @@ class FederationAdmin:
     def update_service_account(self, sa_id: str, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
         if "name" in body:
             raise bad_request("name: is immutable; create a new service account instead")
-        _fields(body, {"description", "organization_role"})
+        check_fields(body, {"description", "organization_role"})
         with self.store.lock:
             sa = self._service_account(sa_id)
             if sa.get("archived_at"):
                 raise bad_request(f"service account {sa_id!r} is archived and cannot be updated")
             changes: dict[str, Any] = {}
             if "description" in body:  # null clears it (stored as the empty string)
-                changes["description"] = _optional(body, "description", _string, "")
+                changes["description"] = optional_field(body, "description", string_field, "")
             if body.get("organization_role") is not None:  # null leaves it unchanged
                 changes["organization_role"] = self._check_role(body["organization_role"], caller)
             sa.update(changes)
@@ -874,7 +519,7 @@ class FederationAdmin:
             return copy.deepcopy(sa)
 
     def archive_service_account(self, sa_id: str, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        _fields(body, ())
+        check_fields(body, ())
         with self.store.lock:
             sa = self._service_account(sa_id)
             if sa.get("archived_at") is None:
@@ -920,7 +565,7 @@ class FederationAdmin:
                 if self.store.default_workspace_id not in self.store.sa_workspaces.get(sa_id, {}):
                     head.append(self._implicit_membership(sa_id))
             else:
-                after = _cursor_value("svws", page)
+                after = cursor_value("svws", page)
                 ws_ids = [m["workspace_id"] for m in explicit]
                 if after not in ws_ids:
                     raise bad_request(
@@ -931,12 +576,12 @@ class FederationAdmin:
             more = start + limit < len(explicit)
             return {
                 "data": head + copy.deepcopy(chunk),
-                "next_page": _cursor("svws", chunk[-1]["workspace_id"]) if more and chunk else None,
+                "next_page": make_cursor("svws", chunk[-1]["workspace_id"]) if more and chunk else None,
             }
 
     def add_membership(self, sa_id: str, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        _fields(body, {"workspace_id", "workspace_role"}, ("workspace_id", "workspace_role"))
-        role = _string(body["workspace_role"], "workspace_role")
+        check_fields(body, {"workspace_id", "workspace_role"}, ("workspace_id", "workspace_role"))
+        role = string_field(body["workspace_role"], "workspace_role")
         if role == "workspace_billing":
             raise bad_request("workspace_role: service accounts cannot hold the workspace_billing role")
         if role not in WORKSPACE_ROLES:
@@ -982,9 +627,9 @@ class FederationAdmin:
 
     def list_workspaces(self, request: Request) -> dict[str, Any]:
         """``SyncPage`` shape (``data``, ``has_more``, ``first_id``, ``last_id``), paged by id."""
-        include_archived = _query_bool(request, "include_archived")
-        include_default = _query_bool(request, "include_default")
-        limit = _query_limit(request, WORKSPACE_PAGE_LIMIT)
+        include_archived = query_bool(request, "include_archived")
+        include_default = query_bool(request, "include_default")
+        limit = query_limit(request, WORKSPACE_PAGE_LIMIT)
         ids = request.query_params.getlist("ids[]") + request.query_params.getlist("ids")
         after_id = request.query_params.get("after_id")
         before_id = request.query_params.get("before_id")
@@ -1055,218 +700,3 @@ def workspace_json(ws: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# --- HTTP: one small endpoint per route ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Call:
-    """One authorised Admin API request, as an operation sees it."""
-
-    request: Request
-    admin: FederationAdmin
-    caller: Caller
-    body: dict[str, Any]
-
-    def path(self, name: str) -> str:
-        return self.request.path_params[name]
-
-    def query(self, name: str) -> str | None:
-        return self.request.query_params.get(name) or None
-
-
-Endpoint = Callable[[Request], Awaitable[JSONResponse]]
-
-
-def admin_endpoint(*, body: bool = False) -> Callable[[Callable[[Call], dict[str, Any]]], Endpoint]:
-    """Wrap an operation with the Admin API's auth (an org:admin OAuth bearer), body parsing and errors."""
-
-    def wrap(operation: Callable[[Call], dict[str, Any]]) -> Endpoint:
-        async def endpoint(request: Request) -> JSONResponse:
-            grant, denied = bearer_grant(request)
-            if denied is not None:
-                return denied
-            assert grant is not None
-            if ADMIN_SCOPE not in grant.scopes():
-                return api_error(
-                    request,
-                    403,
-                    "permission_error",
-                    f"this endpoint requires an OAuth token with the org:admin scope (this token has {grant.scope!r})",
-                )
-            data: dict[str, Any] = {}
-            if body:
-                parsed, problem = await json_body(request)
-                if parsed is None:
-                    return api_error(request, 400, "invalid_request_error", problem or "invalid request body")
-                data = parsed
-            # A token minted without a federation rule is the lab admin's: it stands for a person.
-            caller = Caller(grant.service_account_id, interactive=grant.rule_id is None)
-            call = Call(request, FederationAdmin(request.app.state.store), caller, data)
-            try:
-                return ok(request, operation(call))
-            except AdminError as exc:
-                return api_error(request, exc.status, exc.error_type, exc.message)
-
-        endpoint.__name__ = operation.__name__
-        endpoint.__doc__ = operation.__doc__
-        return endpoint
-
-    return wrap
-
-
-@admin_endpoint()
-def get_organization(call: Call) -> dict[str, Any]:
-    return call.admin.organization()
-
-
-@admin_endpoint()
-def list_workspaces(call: Call) -> dict[str, Any]:
-    return call.admin.list_workspaces(call.request)
-
-
-@admin_endpoint()
-def get_workspace(call: Call) -> dict[str, Any]:
-    return call.admin.get_workspace(call.path("workspace_id"))
-
-
-@admin_endpoint(body=True)
-def create_issuer(call: Call) -> dict[str, Any]:
-    return call.admin.create_issuer(call.body, call.caller)
-
-
-@admin_endpoint()
-def list_issuers(call: Call) -> dict[str, Any]:
-    return call.admin.list_issuers(list_query(call.request))
-
-
-@admin_endpoint()
-def get_issuer(call: Call) -> dict[str, Any]:
-    return call.admin.get_issuer(call.path("issuer_id"))
-
-
-@admin_endpoint(body=True)
-def update_issuer(call: Call) -> dict[str, Any]:
-    return call.admin.update_issuer(call.path("issuer_id"), call.body, call.caller)
-
-
-@admin_endpoint(body=True)
-def archive_issuer(call: Call) -> dict[str, Any]:
-    return call.admin.archive_issuer(call.path("issuer_id"), call.body, call.caller)
-
-
-@admin_endpoint(body=True)
-def create_rule(call: Call) -> dict[str, Any]:
-    return call.admin.create_rule(call.body, call.caller)
-
-
-@admin_endpoint()
-def list_rules(call: Call) -> dict[str, Any]:
-    return call.admin.list_rules(list_query(call.request), call.query("issuer_id"))
-
-
-@admin_endpoint()
-def get_rule(call: Call) -> dict[str, Any]:
-    return call.admin.get_rule(call.path("rule_id"))
-
-
-@admin_endpoint(body=True)
-def update_rule(call: Call) -> dict[str, Any]:
-    return call.admin.update_rule(call.path("rule_id"), call.body, call.caller)
-
-
-@admin_endpoint(body=True)
-def archive_rule(call: Call) -> dict[str, Any]:
-    return call.admin.archive_rule(call.path("rule_id"), call.body, call.caller)
-
-
-@admin_endpoint()
-def list_rule_workspaces(call: Call) -> dict[str, Any]:
-    """Not paginated: ``limit`` and ``page`` are accepted and ignored; ``next_page`` is always null."""
-    return call.admin.list_rule_workspaces(call.path("rule_id"))
-
-
-@admin_endpoint(body=True)
-def add_rule_workspace(call: Call) -> dict[str, Any]:
-    return call.admin.add_rule_workspace(call.path("rule_id"), call.body, call.caller)
-
-
-@admin_endpoint()
-def remove_rule_workspace(call: Call) -> dict[str, Any]:
-    return call.admin.remove_rule_workspace(call.path("rule_id"), call.path("workspace_id"), call.caller)
-
-
-@admin_endpoint(body=True)
-def create_service_account(call: Call) -> dict[str, Any]:
-    return call.admin.create_service_account(call.body, call.caller)
-
-
-@admin_endpoint()
-def list_service_accounts(call: Call) -> dict[str, Any]:
-    return call.admin.list_service_accounts(list_query(call.request))
-
-
-@admin_endpoint()
-def get_service_account(call: Call) -> dict[str, Any]:
-    return call.admin.get_service_account(call.path("service_account_id"))
-
-
-@admin_endpoint(body=True)
-def update_service_account(call: Call) -> dict[str, Any]:
-    return call.admin.update_service_account(call.path("service_account_id"), call.body, call.caller)
-
-
-@admin_endpoint(body=True)
-def archive_service_account(call: Call) -> dict[str, Any]:
-    return call.admin.archive_service_account(call.path("service_account_id"), call.body, call.caller)
-
-
-@admin_endpoint()
-def list_memberships(call: Call) -> dict[str, Any]:
-    limit = _query_limit(call.request, PAGE_LIMIT)
-    return call.admin.list_memberships(call.path("service_account_id"), limit, call.query("page"))
-
-
-@admin_endpoint(body=True)
-def add_membership(call: Call) -> dict[str, Any]:
-    return call.admin.add_membership(call.path("service_account_id"), call.body, call.caller)
-
-
-@admin_endpoint()
-def remove_membership(call: Call) -> dict[str, Any]:
-    return call.admin.remove_membership(call.path("service_account_id"), call.path("workspace_id"))
-
-
-ORG = "/v1/organizations"
-ISSUER = ORG + "/federation_issuers/{issuer_id}"
-RULE = ORG + "/federation_rules/{rule_id}"
-ACCOUNT = ORG + "/service_accounts/{service_account_id}"
-
-
-def admin_routes(mock: AnthropicMock) -> list[Route]:
-    del mock  # endpoints find the store on the app (request.app.state.store)
-    return [
-        Route(ORG + "/me", get_organization, methods=["GET"]),
-        Route(ORG + "/workspaces", list_workspaces, methods=["GET"]),
-        Route(ORG + "/workspaces/{workspace_id}", get_workspace, methods=["GET"]),
-        Route(ORG + "/federation_issuers", create_issuer, methods=["POST"]),
-        Route(ORG + "/federation_issuers", list_issuers, methods=["GET"]),
-        Route(ISSUER, get_issuer, methods=["GET"]),
-        Route(ISSUER, update_issuer, methods=["POST"]),
-        Route(ISSUER + "/archive", archive_issuer, methods=["POST"]),
-        Route(ORG + "/federation_rules", create_rule, methods=["POST"]),
-        Route(ORG + "/federation_rules", list_rules, methods=["GET"]),
-        Route(RULE, get_rule, methods=["GET"]),
-        Route(RULE, update_rule, methods=["POST"]),
-        Route(RULE + "/archive", archive_rule, methods=["POST"]),
-        Route(RULE + "/workspaces", list_rule_workspaces, methods=["GET"]),
-        Route(RULE + "/workspaces", add_rule_workspace, methods=["POST"]),
-        Route(RULE + "/workspaces/{workspace_id}", remove_rule_workspace, methods=["DELETE"]),
-        Route(ORG + "/service_accounts", create_service_account, methods=["POST"]),
-        Route(ORG + "/service_accounts", list_service_accounts, methods=["GET"]),
-        Route(ACCOUNT, get_service_account, methods=["GET"]),
-        Route(ACCOUNT, update_service_account, methods=["POST"]),
-        Route(ACCOUNT + "/archive", archive_service_account, methods=["POST"]),
-        Route(ACCOUNT + "/workspaces", list_memberships, methods=["GET"]),
-        Route(ACCOUNT + "/workspaces", add_membership, methods=["POST"]),
-        Route(ACCOUNT + "/workspaces/{workspace_id}", remove_membership, methods=["DELETE"]),
-    ]
