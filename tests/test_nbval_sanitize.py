@@ -25,6 +25,8 @@ SAMPLES = [
     ("written to /tmp/pytest-1/state/run/x.json", "written to <TMPPATH>"),
     ("<object at 0x7f3a2b1c9d00>", "<object at <0xADDR>>"),
     ("kid    TQLz_YOZTVOGo8i03ZTAtYiO0dgn-vjpDsj555EfVc0", "kid    <KEY-ID>"),
+    ("<td>kid</td><td style='x'>3LMBaZhHwnpvGXSQJyX4Iej-eGM</td>", "<td>kid</td><td style='x'><ENTRA-KID></td>"),
+    ("Trace ID: … Timestamp: 2026-11-23 20:21:29Z", "Trace ID: … Timestamp: <TIMESTAMP>"),
 ]
 
 

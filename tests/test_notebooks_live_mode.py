@@ -17,6 +17,7 @@ from wif_lab.mock.stack import MockStack
 from wif_lab.runner import NOTEBOOK_DIR, execute
 
 OKTA_NOTEBOOK = NOTEBOOK_DIR / "01_okta.ipynb"
+AZURE_NOTEBOOK = NOTEBOOK_DIR / "02_azure_managed_identity.ipynb"
 
 
 def _outputs(path: Path) -> str:
@@ -52,3 +53,33 @@ def test_okta_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path,
     outcomes = [e["status"]["outcome"] for e in lab.events(federation_rule_id=fed.rule.id, limit=50)]
     assert outcomes.count("success") >= 2 and "denied" in outcomes  # exchange + SDK; the replay demo
     assert lab.connection.anthropic["admin_token"] not in output.read_text()  # no secret in the evidence
+
+
+@pytest.mark.skipif(not AZURE_NOTEBOOK.exists(), reason="the Azure notebook is not committed yet")
+@pytest.mark.parametrize("with_admin_token", [True, False], ids=["admin-token", "no-admin-token"])
+def test_azure_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          with_admin_token: bool) -> None:
+    """On a "VM" whose IMDS is the lab's; without an admin token the preflight is skipped, not broken."""
+    lab = lab_of(fresh_stack)
+    entra, imds = lab.section("entra"), lab.section("imds")
+    vm = next(i for i in entra["identities"] if i["name"] == "wif-lab-vm")
+    app = next(a["app_id"] for a in entra["apps"] if a["name"] == "claude-api-federation")
+    fed = federate(lab, issuer_url=entra["issuer_v2"], max_jwt_lifetime_seconds=86400,
+                   match={"audience": app, "claims": {"oid": vm["object_id"], "tid": entra["tenant_id"]}})
+    monkeypatch.delenv("WIF_LAB_CONNECTION", raising=False)
+    monkeypatch.delenv("WIF_LAB_ADMIN_TOKEN", raising=False)
+    if with_admin_token:
+        monkeypatch.setenv("WIF_LAB_ADMIN_TOKEN", lab.connection.anthropic["admin_token"])
+    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", imds["imds_url"])
+    parameters = {"mode": "live", "tenant_id": entra["tenant_id"], "resource": imds["resource"],
+                  "anthropic_base_url": lab.base_url, "organization_id": lab.organization_id,
+                  "federation_issuer_id": fed.issuer.id, "federation_rule_id": fed.rule.id,
+                  "service_account_id": fed.service_account.id, "ca_bundle": str(lab.ca_bundle)}
+    output = tmp_path / "02.live.ipynb"
+    result = execute(AZURE_NOTEBOOK, output, parameters, timeout=60)
+    assert result.ok, result.error
+    shown = _outputs(output)
+    assert "skipped" in shown
+    assert ("would be accepted" in shown) is with_admin_token
+    assert "service account 'test-sa-" in shown
+    assert lab.connection.anthropic["admin_token"] not in output.read_text()

@@ -120,11 +120,16 @@ def test_parameters_parse_json_values_and_keep_strings() -> None:
 def test_normalise_drops_volatile_metadata() -> None:
     nb = {"metadata": {"papermill": {"x": 1}, "widgets": {}, "language_info": {"name": "python", "version": "3"},
                        "kernelspec": {"name": "other"}},
-          "cells": [{"id": "abc", "metadata": {"papermill": {}, "execution": {}, "tags": ["parameters"]}}]}
+          "cells": [{"id": "abc", "metadata": {"papermill": {}, "execution": {}, "tags": ["parameters"]}},
+                    {"id": "w", "metadata": {}, "outputs": [{"data": {
+                        "application/vnd.jupyter.widget-view+json": {"model_id": "f00d", "version_major": 2}}}]}]}
     out = normalise(nb)
+    assert out["cells"][1]["outputs"][0]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] == (
+        "widget-in-cell-01")
     assert "papermill" not in out["metadata"] and "widgets" not in out["metadata"]
     assert out["metadata"]["kernelspec"]["name"] == "python3" and "version" not in out["metadata"]["language_info"]
     assert out["cells"][0] == {"id": "cell-00", "metadata": {"tags": ["parameters"]}}
+    assert out["cells"][1]["id"] == "cell-01"
 
 
 def test_tables_render_text_and_html_and_escape() -> None:

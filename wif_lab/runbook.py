@@ -201,7 +201,7 @@ class Runbook:
             if lab_only:
                 return self._skip(f"issuer {name}")
             return self._live_lookup("the federation issuer", self.federation_issuer_id,
-                                     self.admin().organization.federation.issuers.retrieve)
+                                     lambda i: self.admin().organization.federation.issuers.retrieve(i))
         issuers = self.admin().organization.federation.issuers
         existing = self._find(issuers.list(limit=100), name)
         obj = (issuers.update(existing.id, issuer_url=issuer_url, **kwargs) if existing
@@ -215,7 +215,7 @@ class Runbook:
             if lab_only:
                 return self._skip(f"service account {name}")
             return self._live_lookup("the service account", self.service_account_id,
-                                     self.admin().organization.service_accounts.retrieve)
+                                     lambda i: self.admin().organization.service_accounts.retrieve(i))
         accounts = self.admin().organization.service_accounts
         obj = self._find(accounts.list(limit=100), name) or accounts.create(name=name, **kwargs)
         if not lab_only:
@@ -229,7 +229,7 @@ class Runbook:
             if lab_only:
                 return self._skip(f"rule {name}")
             return self._live_lookup("the federation rule", self.federation_rule_id,
-                                     self.admin().organization.federation.rules.retrieve)
+                                     lambda i: self.admin().organization.federation.rules.retrieve(i))
         rules = self.admin().organization.federation.rules
         kwargs.setdefault("workspace_id", self.workspace_id or self.lab.default_workspace_id)
         target = {"type": "service_account", "service_account_id": service_account.id}

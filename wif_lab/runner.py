@@ -154,6 +154,10 @@ def normalise(nb: dict[str, Any]) -> dict[str, Any]:
         cell["id"] = f"cell-{i:02d}"
         for key in _VOLATILE_CELL_METADATA:
             cell.get("metadata", {}).pop(key, None)
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+            if isinstance(view, dict) and "model_id" in view:
+                view["model_id"] = f"widget-in-cell-{i:02d}"  # random per run; widget state is not kept anyway
     return nb
 
 
