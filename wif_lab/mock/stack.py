@@ -152,6 +152,7 @@ class MockStack:
     def stop(self) -> None:
         for server in self._servers:
             server.server.should_exit = True
+            server.server.force_exit = True  # don't wait for idle keep-alive connections to close
         for server in self._servers:
             server.join(timeout=5)
         self._servers.clear()
