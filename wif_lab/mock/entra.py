@@ -19,8 +19,36 @@ stays inside the lab. Real managed-identity tokens are backdated 5 min (``exp - 
 the lab issues ``iat = nbf = now`` and ``exp - iat = 86,399`` so the Claude docs' issuer setting
 ``max_jwt_lifetime_seconds: 86400`` accepts them as the docs promise.
 
+Workload identity federation (``POST /<tenant>/oauth2/v2.0/token``, client credentials with a
+``jwt-bearer`` client assertion), per azure.md §2.3, §4.3 and §4.5:
+
+- federated identity credentials (FICs) live on user-assigned identities, found by the POST's
+  ``client_id``; at most 20 each, ``issuer`` + ``subject`` unique, exactly one audience;
+- the assertion is checked in this order: parse (50027), ``iat``/``exp`` present and
+  ``exp - iat`` ≤ 25 h (70023), time window with 5 min skew (700024), client (700016), FIC match:
+  none at all (70021), issuer exact incl. trailing slash (700211), subject exact (700213, or
+  7002138 when only the case differs), audience (700212); then the signature against the issuer's
+  keys found by discovery over https (90061 when unreachable, 7000272 for an unknown ``kid``,
+  700027 when the signature fails); last the requested resource (500011);
+- success mints the identity's access token (same claims as the managed-identity path) with the
+  ``client_credentials`` lifetime, a random 60–90 minutes from a seeded RNG, in the v2 shape
+  ``{"token_type", "expires_in", "ext_expires_in", "access_token"}`` (integers).
+
+Error bodies: ``error_description`` ends in ``Trace ID: <uuid4> Correlation ID: <id> Timestamp:
+YYYY-MM-DD HH:MM:SSZ`` (:data:`ERROR_DESCRIPTION_TAIL` matches it, for sanitizers); the correlation
+ID echoes the request's ``client-request-id`` header when sent, else it is a random UUID.
+
+Codes azure.md does not list come from real bodies quoted in public issues: 900144 (missing form
+field), 70003 (grant type), 7000218 / 7000215 (no assertion / a client secret), 90011 (assertion
+type), 1002012 / 28000 (scope form), 9001023 (``/common``). AADSTS700027 for a signature that does
+not verify with a published key is the lab's choice [inferred].
+
+More lab deviations: FICs work the moment they are created (real ones can take minutes); app
+registrations cannot hold FICs here; loopback https issuers trusted through the lab CA count as
+"public"; grant types other than ``client_credentials`` are refused as unsupported (70003).
+
 The tenant model (:class:`Tenant`) and :meth:`EntraMock.mint_access_token` are shared by the mock
-IMDS and by the later ``/oauth2/v2.0/token`` (workload identity) endpoint.
+IMDS and the workload-identity token endpoint.
 """
 
 from __future__ import annotations
@@ -29,11 +57,16 @@ import base64
 import datetime as dt
 import hashlib
 import random
+import re
 import threading
 import uuid
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 
+import httpx
 import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -52,6 +85,25 @@ SIGNING_KEYS = ("entra-1", "entra-2")  # both published; the first signs (Entra 
 CLOUD_INSTANCE = "microsoftonline.com"
 MULTI_TENANT_ALIASES = ("common", "organizations")
 ERROR_URI = "https://login.microsoftonline.com/error?code={code}"
+# The tail of every error_description: what a notebook sanitizer must replace (trace and correlation
+# IDs change per request; the correlation ID is the caller's client-request-id when one was sent).
+ERROR_DESCRIPTION_TAIL = re.compile(
+    r" Trace ID: (?P<trace_id>[0-9a-f-]{36}) Correlation ID: (?P<correlation_id>\S+) "
+    r"Timestamp: (?P<timestamp>\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ)$"
+)
+
+# Workload identity federation
+TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"  # the default (and usual) FIC audience
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+CLIENT_CREDENTIALS_LIFETIME = (3600, 5400)  # client_credentials tokens: a random 60 to 90 minutes
+ASSERTION_MAX_LIFETIME = 25 * 3600  # "1.01:00:00"
+ASSERTION_CLOCK_SKEW = 300
+ASSERTION_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
+MAX_FEDERATED_CREDENTIALS = 20
+WORKLOAD_ID_DOC = "https://learn.microsoft.com/entra/workload-id/workload-identity-federation"
+ISSUER_KEYS_CACHE_SECONDS = 3600.0
+ISSUER_KEYS_REFETCH_SECONDS = 30.0
+_FIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,119}$")
 
 IdentityKind = Literal["system", "user"]
 
@@ -122,6 +174,7 @@ class Tenant:
     created_at: int  # tenant creation time (xms_tcdt)
     identities: dict[str, ManagedIdentity] = field(default_factory=dict)
     apps: dict[str, AppRegistration] = field(default_factory=dict)
+    federated_credentials: dict[str, list[FederatedCredential]] = field(default_factory=dict)  # by identity
 
     def resolve_alias(self, segment: str) -> str | None:
         """The tenant a URL path segment names (its GUID or domain), or ``None`` if it is not ours."""
@@ -133,6 +186,26 @@ class Tenant:
 
     def identity(self, name: str) -> ManagedIdentity:
         return self.identities[name]
+
+    def identity_by_client_id(self, client_id: str) -> ManagedIdentity | None:
+        wanted = client_id.strip().lower()
+        return next((mi for mi in self.identities.values() if mi.client_id == wanted), None)
+
+
+@dataclass(frozen=True)
+class FederatedCredential:
+    """A federated identity credential: trust tokens from ``issuer`` about ``subject`` for ``audiences``
+    (``az identity federated-credential create --issuer --subject --audience``)."""
+
+    name: str
+    issuer: str
+    subject: str
+    audiences: tuple[str, ...] = (TOKEN_EXCHANGE_AUDIENCE,)
+    description: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        return {"name": self.name, "issuer": self.issuer, "subject": self.subject,
+                "audiences": list(self.audiences), "description": self.description}
 
 
 def default_tenant(seed: int) -> Tenant:
@@ -203,7 +276,9 @@ def aadsts_error(
     })
 
 
-def resource_not_found(resource: str, tenant: Tenant, *, now: float) -> EntraError:
+def resource_not_found(
+    resource: str, tenant: Tenant, *, now: float, correlation_id: str | None = None
+) -> EntraError:
     """AADSTS500011: no app registration answers to the requested resource."""
     return aadsts_error(
         400, "invalid_resource", 500011,
@@ -211,7 +286,7 @@ def resource_not_found(resource: str, tenant: Tenant, *, now: float) -> EntraErr
         "This can happen if the application has not been installed by the administrator of the tenant or "
         "consented to by any user in the tenant. You might have sent your authentication request to the "
         "wrong tenant.",
-        now=now,
+        now=now, correlation_id=correlation_id,
     )
 
 
@@ -224,6 +299,132 @@ def tenant_not_found(segment: str, *, now: float) -> EntraError:
         "no active subscriptions for the tenant.",
         now=now,
     )
+
+
+def _aadsts_time(value: float) -> str:
+    """Entra's instant format inside AADSTS700024 texts: ISO 8601 with seven fractional digits."""
+    moment = dt.datetime.fromtimestamp(value, dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond * 10:07d}Z"
+
+
+@dataclass
+class _Call:
+    """One token request's facts every refusal needs: the time and the caller's correlation ID."""
+
+    now: float
+    correlation_id: str | None = None
+
+    def fail(self, status: int, error: str, code: int, message: str) -> EntraError:
+        return aadsts_error(status, error, code, message, now=self.now, correlation_id=self.correlation_id)
+
+    def missing(self, parameter: str) -> EntraError:
+        return self.fail(400, "invalid_request", 900144,
+                         f"The request body must contain the following parameter: '{parameter}'.")
+
+    def malformed(self) -> EntraError:
+        return self.fail(400, "invalid_request", 50027, "JWT token is invalid or malformed.")
+
+    def no_matching_record(self, code: int, what: str, value: str) -> EntraError:
+        check = "Check" if code in (700213, 7002138) else "Please check"
+        extra = (" The subject matches with case-insensitive comparison, but not with case-sensitive comparison."
+                 if code == 7002138 else "")
+        return self.fail(401, "invalid_client", code,
+                         f"No matching federated identity record found for presented assertion {what} '{value}'."
+                         f"{extra} {check} your federated identity credential Subject, Audience and Issuer against "
+                         f"the presented assertion. {WORKLOAD_ID_DOC}")
+
+
+# --- external issuers' keys (what Entra fetches to check a federated assertion) -------------
+
+
+class IssuerMetadataError(Exception):
+    """The issuer's discovery document or JWKS could not be fetched; ``detail`` says which step."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class ExternalIssuerKeys:
+    """Signing keys of the issuers federated credentials name: ``<issuer>/.well-known/openid-configuration``
+    → ``jwks_uri`` over https, cached per issuer; an unknown ``kid`` forces one early re-fetch at most
+    every :data:`ISSUER_KEYS_REFETCH_SECONDS` (a rotated cluster key is picked up)."""
+
+    def __init__(
+        self,
+        outbound: Callable[[], httpx.AsyncClient],
+        clock: Callable[[], float],
+        *,
+        cache_seconds: float = ISSUER_KEYS_CACHE_SECONDS,
+        refetch_seconds: float = ISSUER_KEYS_REFETCH_SECONDS,
+    ) -> None:
+        self._outbound = outbound
+        self._clock = clock
+        self.cache_seconds = cache_seconds
+        self.refetch_seconds = refetch_seconds
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+        self._forced: dict[str, float] = {}
+        self.fetches = 0
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+            self._forced.clear()
+
+    async def key_for(self, issuer: str, kid: str) -> dict[str, Any] | None:
+        now = self._clock()
+        with self._lock:
+            entry = self._cache.get(issuer)
+        if entry is None or now - entry[0] > self.cache_seconds:
+            keys = await self._fetch(issuer)
+            with self._lock:
+                self._cache[issuer] = (now, keys)
+            return _find_key(keys, kid)
+        found = _find_key(entry[1], kid)
+        with self._lock:
+            may_refetch = found is None and now - self._forced.get(issuer, float("-inf")) >= self.refetch_seconds
+            if may_refetch:
+                self._forced[issuer] = now
+        if may_refetch:
+            keys = await self._fetch(issuer)
+            with self._lock:
+                self._cache[issuer] = (now, keys)
+            found = _find_key(keys, kid)
+        return found
+
+    async def _fetch(self, issuer: str) -> list[dict[str, Any]]:
+        if urlsplit(issuer).scheme != "https":
+            raise IssuerMetadataError(f"issuer {issuer!r} is not an https URL")
+        async with self._outbound() as client:
+            doc = await _get_json(client, issuer.rstrip("/") + "/.well-known/openid-configuration", "discovery")
+            jwks_uri = doc.get("jwks_uri") if isinstance(doc, dict) else None
+            if not isinstance(jwks_uri, str) or urlsplit(jwks_uri).scheme != "https":
+                raise IssuerMetadataError("the discovery document names no https jwks_uri")
+            body = await _get_json(client, jwks_uri, "JWKS")
+        with self._lock:
+            self.fetches += 1
+        keys = body.get("keys") if isinstance(body, dict) else None
+        if not isinstance(keys, list):
+            raise IssuerMetadataError(f"the JWKS at {jwks_uri} has no keys array")
+        return [key for key in keys if isinstance(key, dict)]
+
+
+def _find_key(keys: list[dict[str, Any]], kid: str) -> dict[str, Any] | None:
+    return next((key for key in keys if key.get("kid") == kid), None)
+
+
+async def _get_json(client: httpx.AsyncClient, url: str, what: str) -> Any:
+    try:
+        response = await client.get(url, headers={"accept": "application/json"})
+    except httpx.HTTPError as exc:
+        raise IssuerMetadataError(f"fetching the {what} at {url} failed: {type(exc).__name__}") from exc
+    if response.status_code != 200:
+        raise IssuerMetadataError(f"the {what} at {url} answered HTTP {response.status_code}")
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise IssuerMetadataError(f"the {what} at {url} is not JSON") from exc
 
 
 # --- signing keys ----------------------------------------------------------------------------
@@ -316,6 +517,21 @@ class AccessToken:
                 f"aud={self.claims['aud']!r}, token={redact(self.token, short=True)!r})")
 
 
+@dataclass(frozen=True)
+class FederatedTokenRequest:
+    """What the token endpoint saw: the assertion's claims (unverified) and how it answered."""
+
+    at: float
+    client_id: str | None
+    claims: dict[str, Any] | None
+    error_code: int | None  # None when a token was issued
+    lifetime: int | None = None
+
+    @property
+    def issued(self) -> bool:
+        return self.error_code is None
+
+
 # --- the mock --------------------------------------------------------------------------------
 
 
@@ -324,13 +540,24 @@ class EntraMock:
 
     name = "entra"
 
-    def __init__(self, ctx: LabContext, tenant: Tenant | None = None) -> None:
+    def __init__(
+        self,
+        ctx: LabContext,
+        tenant: Tenant | None = None,
+        *,
+        outbound: Callable[[], httpx.AsyncClient] | None = None,
+    ) -> None:
         self.ctx = ctx
         self.base_url = ctx.base_url(self.name)
         self.tenant = tenant or default_tenant(ctx.seed)
         self._lock = threading.RLock()
         self._rng = random.Random(f"{ctx.seed}:entra:tokens")
+        self._lifetimes = random.Random(f"{ctx.seed}:entra:client-credentials")
         self._keys = [self._signing_key(name) for name in SIGNING_KEYS]
+        # How Entra reaches external issuers (over https, trusting the lab CA); tests may route in-process.
+        self.issuer_keys = ExternalIssuerKeys(outbound or ctx.outbound_client, ctx.clock)
+        self.federated_requests: deque[FederatedTokenRequest] = deque(maxlen=256)
+        self._trust_default_cluster()
 
     def _signing_key(self, name: str) -> SigningKey:
         key = self.ctx.keys.private_key(name)
@@ -491,6 +718,70 @@ class EntraMock:
             self.tenant.identities[name] = identity
             return identity
 
+    def add_federated_credential(
+        self,
+        identity: str,
+        *,
+        name: str,
+        issuer: str,
+        subject: str,
+        audiences: Sequence[str] = (TOKEN_EXCHANGE_AUDIENCE,),
+        description: str = "",
+    ) -> FederatedCredential:
+        """Trust ``issuer``'s tokens about ``subject`` for a user-assigned identity
+        (``az identity federated-credential create --identity-name --name --issuer --subject --audience``).
+
+        Values are stored exactly as given: a trailing slash or a different case is a different value.
+        """
+        if not _FIC_NAME.match(name):
+            raise ValueError("name: 3-120 characters, starting with a letter or digit; letters, digits, '-' and '_'")
+        parts = urlsplit(issuer)
+        if not parts.scheme or not parts.netloc:
+            raise ValueError(f"issuer {issuer!r} is not a URL")
+        if not subject or len(subject) > 600:
+            raise ValueError("subject: required, at most 600 characters")
+        audiences = tuple(audiences)
+        if len(audiences) != 1 or not audiences[0] or len(audiences[0]) > 600:
+            raise ValueError("audiences: exactly one value (api://AzureADTokenExchange unless you have a reason)")
+        fic = FederatedCredential(name, issuer, subject, audiences, description)
+        with self._lock:
+            mi = self.identity(identity)
+            if mi.kind != "user":
+                raise ValueError(f"{identity!r} is system-assigned; federated credentials need a user-assigned one")
+            existing = self.tenant.federated_credentials.setdefault(identity, [])
+            if any(f.name == name for f in existing):
+                raise ValueError(f"federated credential {name!r} already exists on {identity!r}")
+            if any((f.issuer, f.subject) == (issuer, subject) for f in existing):
+                raise ValueError("a federated credential with this issuer and subject already exists on this identity")
+            if len(existing) >= MAX_FEDERATED_CREDENTIALS:
+                raise ValueError(f"an identity holds at most {MAX_FEDERATED_CREDENTIALS} federated credentials")
+            existing.append(fic)
+            return fic
+
+    def remove_federated_credential(self, identity: str, name: str) -> None:
+        """``az identity federated-credential delete``; KeyError if there is no such credential."""
+        with self._lock:
+            existing = self.tenant.federated_credentials.get(identity, [])
+            kept = [f for f in existing if f.name != name]
+            if len(kept) == len(existing):
+                raise KeyError(f"no federated credential {name!r} on {identity!r}")
+            self.tenant.federated_credentials[identity] = kept
+
+    def federated_credentials(self, identity: str) -> list[FederatedCredential]:
+        with self._lock:
+            return list(self.tenant.federated_credentials.get(identity, []))
+
+    def _trust_default_cluster(self) -> None:
+        """The guide's setup: ``claude-inference`` trusts the lab cluster's ``inference/claude-inference``."""
+        from .kubernetes import KubernetesMock
+
+        cluster = self.ctx.mocks.get("kubernetes")
+        if isinstance(cluster, KubernetesMock) and "claude-inference" in self.tenant.identities:
+            self.add_federated_credential(
+                "claude-inference", name="aks-claude-inference", issuer=cluster.issuer,
+                subject=cluster.default_pod.service_account.subject,
+            )
+
     # -- minting
 
     def _opaque(self, prefix: str, nbytes: int) -> str:
@@ -499,10 +790,12 @@ class EntraMock:
         return prefix + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
     def mint_access_token(
-        self, identity: ManagedIdentity | str, resource: str, *, now: float | None = None
+        self, identity: ManagedIdentity | str, resource: str, *, now: float | None = None,
+        lifetime: int = MI_TOKEN_LIFETIME,
     ) -> AccessToken:
         """Issue an app-only access token for ``identity`` to ``resource``, as Entra does for a
-        managed identity. The resource app's token version decides v1 or v2 claims.
+        managed identity. The resource app's token version decides v1 or v2 claims; ``lifetime`` is
+        ``exp - iat`` (a day for managed identity, 60–90 min for client credentials).
 
         Raises :class:`EntraError` (AADSTS500011) if no app registration answers to ``resource``.
         """
@@ -520,7 +813,7 @@ class EntraMock:
             "iss": self.issuer(version),
             "iat": iat,
             "nbf": iat,
-            "exp": iat + MI_TOKEN_LIFETIME,
+            "exp": iat + lifetime,
             "aio": self._opaque("k2Rg", 42),
         }
         if version == 2:
@@ -544,6 +837,175 @@ class EntraMock:
             headers["x5t"] = self.kid
         token = jwt.encode(claims, self._keys[0].private_key, algorithm="RS256", headers=headers)
         return AccessToken(token, claims, mi, app, resource)
+
+    # -- workload identity federation: client credentials with a federated assertion
+
+    def _client_credentials_lifetime(self) -> int:
+        with self._lock:
+            return self._lifetimes.randint(*CLIENT_CREDENTIALS_LIFETIME)
+
+    async def redeem_federated_assertion(
+        self, tenant_segment: str, form: Mapping[str, str], *, correlation_id: str | None = None
+    ) -> tuple[AccessToken, dict[str, Any]]:
+        """The token endpoint's logic: the minted token and the 200 body, or :class:`EntraError`."""
+        call = _Call(self.ctx.clock(), correlation_id)
+        record: dict[str, Any] = {"client_id": form.get("client_id"), "claims": None}
+        try:
+            minted = await self._redeem(call, tenant_segment, form, record)
+        except EntraError as err:
+            self.federated_requests.append(FederatedTokenRequest(
+                call.now, record["client_id"], record["claims"], err.body["error_codes"][0]))
+            raise
+        self.federated_requests.append(FederatedTokenRequest(
+            call.now, record["client_id"], record["claims"], None, minted.lifetime))
+        body = {"token_type": "Bearer", "expires_in": minted.lifetime, "ext_expires_in": minted.lifetime,
+                "access_token": minted.token}
+        return minted, body
+
+    async def _redeem(
+        self, call: _Call, segment: str, form: Mapping[str, str], record: dict[str, Any]
+    ) -> AccessToken:
+        if segment.lower() in (*MULTI_TENANT_ALIASES, "consumers"):
+            raise call.fail(400, "invalid_request", 9001023,
+                            "The grant type is not supported over the /common or /consumers endpoints. "
+                            "Please use the /organizations or tenant-specific endpoint.")
+        if not self.tenant.resolve_alias(segment):
+            raise tenant_not_found(segment, now=call.now)
+        resource = self._check_request(call, form)
+        assertion = form["client_assertion"].strip()  # the token file is often sent with its newline
+        header, claims = self._parse_assertion(call, assertion)
+        record["claims"] = claims
+        self._check_assertion_times(call, claims)
+        identity = self.tenant.identity_by_client_id(form["client_id"])
+        if identity is None:
+            raise call.fail(400, "unauthorized_client", 700016,
+                            f"Application with identifier '{form['client_id']}' was not found in the directory "
+                            f"'{self.tenant.display_name}'. This can happen if the application has not been "
+                            "installed by the administrator of the tenant or consented to by any user in the "
+                            "tenant. You may have sent your authentication request to the wrong tenant.")
+        self._match_federated_credential(call, identity, claims)
+        await self._check_signature(call, assertion, header, claims["iss"])
+        if self.tenant.find_resource(resource) is None:
+            raise resource_not_found(resource, self.tenant, now=call.now, correlation_id=call.correlation_id)
+        return self.mint_access_token(identity, resource, now=call.now, lifetime=self._client_credentials_lifetime())
+
+    def _check_request(self, call: _Call, form: Mapping[str, str]) -> str:
+        """The form's own rules; returns the resource named by the single ``<resource>/.default`` scope."""
+        grant_type = form.get("grant_type")
+        if not grant_type:
+            raise call.missing("grant_type")
+        if grant_type != "client_credentials":
+            raise call.fail(400, "unsupported_grant_type", 70003,
+                            f"The app requested an unsupported grant type '{grant_type}'.")
+        if not form.get("client_id"):
+            raise call.missing("client_id")
+        scope = form.get("scope", "").strip()
+        if not scope:
+            raise call.missing("scope")
+        scopes = scope.split()
+        for item in scopes:
+            if not item.endswith("/.default"):
+                raise call.fail(400, "invalid_scope", 1002012,
+                                f"The provided value for scope {item} is not valid. Client credential flows must "
+                                "have a scope value with /.default suffixed to the resource identifier "
+                                "(application ID URI).")
+        if len(scopes) > 1:
+            raise call.fail(400, "invalid_scope", 28000,
+                            "Provided value for the input parameter scope is not valid because it contains more "
+                            f"than one resource. Scope {scope} is not valid.")
+        if not form.get("client_assertion"):
+            if form.get("client_secret"):
+                raise call.fail(401, "invalid_client", 7000215,
+                                "Invalid client secret provided. Ensure the secret being sent in the request is "
+                                f"the client secret value, not the client secret ID, for a secret added to app "
+                                f"'{form['client_id']}'.")
+            raise call.fail(401, "invalid_client", 7000218,
+                            "The request body must contain the following parameter: 'client_assertion' or "
+                            "'client_secret'.")
+        assertion_type = form.get("client_assertion_type")
+        if not assertion_type:
+            raise call.missing("client_assertion_type")
+        if assertion_type != CLIENT_ASSERTION_TYPE:
+            raise call.fail(400, "invalid_request", 90011, "Unexpected client assertion type.")
+        return scopes[0].removesuffix("/.default")
+
+    def _parse_assertion(self, call: _Call, assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        try:
+            header = jwt.get_unverified_header(assertion)
+            claims = jwt.decode(assertion, options={"verify_signature": False})
+        except jwt.PyJWTError as exc:
+            raise call.malformed() from exc
+        if header.get("alg") not in ASSERTION_ALGORITHMS:
+            raise call.malformed()
+        if not isinstance(claims.get("iss"), str) or not isinstance(claims.get("sub"), str):
+            raise call.malformed()
+        return header, claims
+
+    def _check_assertion_times(self, call: _Call, claims: Mapping[str, Any]) -> None:
+        def number(name: str) -> float | None:
+            value = claims.get(name)
+            return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+        iat, exp, nbf = number("iat"), number("exp"), number("nbf")
+        if iat is None or exp is None or exp - iat > ASSERTION_MAX_LIFETIME:
+            raise call.fail(400, "invalid_request", 70023,
+                            "External OIDC Provider token must have a lifetime of less than or equal to "
+                            f"1.01:00:00. Token issued at {int(iat or 0)}. Token expires on {int(exp or 0)}.")
+        valid_from = nbf if nbf is not None else 0.0
+        if exp < call.now - ASSERTION_CLOCK_SKEW or valid_from > call.now + ASSERTION_CLOCK_SKEW:
+            raise call.fail(401, "invalid_client", 700024,
+                            f"Client assertion is not within its valid time range. Current time: "
+                            f"{_aadsts_time(call.now)}, assertion valid from {_aadsts_time(valid_from)}, expiry "
+                            f"time of assertion {_aadsts_time(exp)}. Review the documentation at "
+                            "https://learn.microsoft.com/entra/identity-platform/certificate-credentials .")
+
+    def _match_federated_credential(
+        self, call: _Call, identity: ManagedIdentity, claims: Mapping[str, Any]
+    ) -> FederatedCredential:
+        """Issuer first, then subject, then audience: the first stage nothing passes names the error."""
+        iss, sub = claims["iss"], claims["sub"]
+        aud = claims.get("aud")
+        listed = aud if isinstance(aud, list) else [aud]
+        audiences = [a for a in listed if isinstance(a, str)]
+        fics = self.federated_credentials(identity.name)
+        if not fics:
+            raise call.fail(401, "invalid_client", 70021,
+                            f"No matching federated identity record found for presented assertion. Assertion "
+                            f"Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: "
+                            f"'{','.join(audiences)}'. {WORKLOAD_ID_DOC}")
+        same_issuer = [f for f in fics if f.issuer == iss]
+        if not same_issuer:
+            raise call.no_matching_record(700211, "issuer", iss)
+        same_subject = [f for f in same_issuer if f.subject == sub]
+        if not same_subject:
+            case_only = any(f.subject.lower() == sub.lower() for f in same_issuer)
+            raise call.no_matching_record(7002138 if case_only else 700213, "subject", sub)
+        for fic in same_subject:
+            if any(a in audiences for a in fic.audiences):
+                return fic
+        raise call.no_matching_record(700212, "audience", ",".join(audiences))
+
+    async def _check_signature(self, call: _Call, assertion: str, header: Mapping[str, Any], issuer: str) -> None:
+        kid = header.get("kid")
+        try:
+            jwk = await self.issuer_keys.key_for(issuer, kid) if isinstance(kid, str) else None
+        except IssuerMetadataError as exc:
+            raise call.fail(400, "invalid_request", 90061, "Request to External OIDC endpoint failed.") from exc
+        if jwk is None:
+            raise call.fail(401, "invalid_client", 7000272,
+                            f"The certificate with identifier {kid or ''} used to sign the federated credential "
+                            f"could not be found in the metadata of identity provider {issuer}. Please validate "
+                            "that your Identity Provider's metadata exposes the key used to sign the incoming "
+                            "token.")
+        try:
+            key = jwt.PyJWK(jwk, algorithm=header["alg"]).key
+            jwt.decode(assertion, key, algorithms=[header["alg"]],
+                       options={"verify_aud": False, "verify_exp": False, "verify_nbf": False,
+                                "verify_iat": False, "verify_iss": False})
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            raise call.fail(401, "invalid_client", 700027,
+                            "Client assertion failed signature validation. [Reason - The provided signature "
+                            "value did not match the expected signature value.]") from exc
 
     # -- HTTP
 
@@ -582,9 +1044,28 @@ class EntraMock:
         err = self._tenant_or_error(request.path_params["tenant"])
         return self._error(err) if err else self._metadata(self.jwks(1))
 
+    async def token_v2(self, request: Request) -> JSONResponse:
+        """``POST /<tenant>/oauth2/v2.0/token``: form-encoded, as azure-identity and MSAL send it."""
+        form: dict[str, str] = {}
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            raw = (await request.body()).decode("utf-8", "replace")
+            for key, value in parse_qsl(raw, keep_blank_values=True):
+                form.setdefault(key, value)
+        try:
+            minted, body = await self.redeem_federated_assertion(
+                request.path_params["tenant"], form, correlation_id=request.headers.get("client-request-id"))
+        except EntraError as err:
+            response = self._error(err)
+            response.headers["x-ms-request-id"] = err.body["trace_id"]
+            return response
+        headers = {"cache-control": "no-store, no-cache", "pragma": "no-cache", "expires": "-1",
+                   "x-ms-request-id": minted.claims["uti"]}
+        return JSONResponse(body, media_type=JSON_UTF8, headers=headers)
+
     def asgi(self) -> Starlette:
         return Starlette(
             routes=[
+                Route("/{tenant}/oauth2/v2.0/token", self.token_v2, methods=["POST"]),
                 Route("/{tenant}/v2.0/.well-known/openid-configuration", self.discovery_v2, methods=["GET"]),
                 Route("/{tenant}/.well-known/openid-configuration", self.discovery_v1, methods=["GET"]),
                 Route("/{tenant}/discovery/v2.0/keys", self.keys_v2, methods=["GET"]),
@@ -604,6 +1085,9 @@ class EntraMock:
             "discovery_v1": f"{self.base_url}/{self.tenant_id}/.well-known/openid-configuration",
             "jwks_uri_v2": f"{self.base_url}/{self.tenant_id}/discovery/v2.0/keys",
             "jwks_uri_v1": f"{self.base_url}/{self.tenant_id}/discovery/keys",
+            "token_endpoint": f"{self.base_url}/{self.tenant_id}/oauth2/v2.0/token",
             "identities": [mi.summary() for mi in self.tenant.identities.values()],
             "apps": apps,
+            "federated_credentials": {name: [f.summary() for f in fics]
+                                      for name, fics in self.tenant.federated_credentials.items() if fics},
         }

@@ -23,6 +23,12 @@ def _okta(ctx: LabContext) -> Mock:
     return OktaMock(ctx)
 
 
+def _kubernetes(ctx: LabContext) -> Mock:
+    from .kubernetes import KubernetesMock
+
+    return KubernetesMock(ctx, kubelet_poll_seconds=30.0)  # the kubelet refreshes tokens at 80 % of life
+
+
 def _entra(ctx: LabContext) -> Mock:
     from .entra import EntraMock
 
@@ -40,6 +46,7 @@ def default_specs() -> list[MockSpec]:
         MockSpec("anthropic", "https", _anthropic),
         MockSpec("oidc", "https", _oidc),
         MockSpec("okta", "https", _okta),
+        MockSpec("kubernetes", "https", _kubernetes),  # before entra: Entra trusts its issuer by default
         MockSpec("entra", "https", _entra),
         MockSpec("imds", "http", _imds),
         # Provider mocks register here, one line each.
