@@ -265,3 +265,12 @@ def test_mint_with_a_foreign_key_is_not_in_the_jwks(k8s: KubernetesMock) -> None
     token = k8s.mint(k8s.default_pod.service_account, TOKEN_EXCHANGE_AUDIENCE, signing_key="aks-foreign-signer")
     kid = jwt.get_unverified_header(token)["kid"]
     assert kid != k8s.kid and kid not in [k["kid"] for k in k8s.jwks()["keys"]]
+
+
+def test_stopping_the_stack_stops_the_kubelet(fresh_stack) -> None:
+    cluster = fresh_stack.mocks["kubernetes"]
+    cluster.start_kubelet(poll_seconds=60)
+    kubelet = cluster._kubelet
+    assert kubelet is not None and kubelet.is_alive()
+    fresh_stack.stop()
+    assert not kubelet.is_alive()

@@ -56,6 +56,13 @@ class Mock(Protocol):
     def connection(self) -> dict[str, Any]: ...
 
 
+def close_mock(mock: Mock) -> None:
+    """Release what a mock runs beside its server (e.g. a kubelet thread), if it has a ``close()``."""
+    close = getattr(mock, "close", None)
+    if callable(close):
+        close()
+
+
 @dataclass(frozen=True)
 class MockSpec:
     """How the stack builds one mock: its name, whether it serves https, and its factory."""

@@ -370,6 +370,10 @@ class KubernetesMock:
             kubelet.stopped.set()
             kubelet.join(timeout=5)
 
+    def close(self) -> None:
+        """Called by the stack on stop: the kubelet thread ends with the cluster."""
+        self.stop_kubelet()
+
     # -- HTTP
 
     def _ours(self, request: Request) -> bool:

@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 
 from ..errors import ConfigurationError
-from .base import LabContext, Mock, MockSpec
+from .base import LabContext, Mock, MockSpec, close_mock
 from .keys import KeyStore
 from .tls import ensure_lab_tls, write_atomic
 
@@ -156,6 +156,8 @@ class MockStack:
         for server in self._servers:
             server.join(timeout=5)
         self._servers.clear()
+        for mock in self.mocks.values():
+            close_mock(mock)
 
     def __enter__(self) -> MockStack:
         self.start()
