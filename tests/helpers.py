@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from wif_lab.lab import Connection, Lab
 from wif_lab.mock.stack import MockStack
+
+M = TypeVar("M")
+
+
+def typed_mock(stack: MockStack, name: str, kind: type[M]) -> M:
+    """The running mock called ``name``, checked to be a ``kind`` (so tests get a typed object)."""
+    mock = stack.mocks[name]
+    assert isinstance(mock, kind), f"{name} is a {type(mock).__name__}, not a {kind.__name__}"
+    return mock
 
 
 def lab_of(stack: MockStack) -> Lab:

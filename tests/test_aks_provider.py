@@ -11,6 +11,7 @@ from typing import Any
 import jwt
 import pytest
 
+from tests.helpers import typed_mock
 from wif_lab.errors import ConfigurationError, ProviderError, ProviderUnreachable
 from wif_lab.mock.entra import EntraMock
 from wif_lab.mock.kubernetes import AZURE_VOLUME, KubernetesMock
@@ -35,16 +36,12 @@ def stack(state_dir: Path) -> Iterator[MockStack]:
 
 @pytest.fixture
 def k8s(stack: MockStack) -> KubernetesMock:
-    mock = stack.mocks["kubernetes"]
-    assert isinstance(mock, KubernetesMock)
-    return mock
+    return typed_mock(stack, "kubernetes", KubernetesMock)
 
 
 @pytest.fixture
 def entra(stack: MockStack) -> EntraMock:
-    mock = stack.mocks["entra"]
-    assert isinstance(mock, EntraMock)
-    return mock
+    return typed_mock(stack, "entra", EntraMock)
 
 
 @pytest.fixture

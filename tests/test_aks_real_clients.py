@@ -17,7 +17,7 @@ from azure.identity import ManagedIdentityCredential, WorkloadIdentityCredential
 from azure.identity.aio import WorkloadIdentityCredential as AsyncWorkloadIdentityCredential
 
 from tests._azure_lab import verify_via_discovery
-from tests.helpers import Federation, federate, lab_of
+from tests.helpers import Federation, federate, lab_of, typed_mock
 from wif_lab.errors import ExchangeRefused
 from wif_lab.exchange import exchange
 from wif_lab.lab import Lab
@@ -49,16 +49,12 @@ def the_lab(stack: MockStack) -> Lab:
 
 @pytest.fixture
 def entra(stack: MockStack) -> EntraMock:
-    mock = stack.mocks["entra"]
-    assert isinstance(mock, EntraMock)
-    return mock
+    return typed_mock(stack, "entra", EntraMock)
 
 
 @pytest.fixture
 def k8s(stack: MockStack) -> KubernetesMock:
-    mock = stack.mocks["kubernetes"]
-    assert isinstance(mock, KubernetesMock)
-    return mock
+    return typed_mock(stack, "kubernetes", KubernetesMock)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests._azure_lab import azure_specs
+from tests.helpers import typed_mock
 from wif_lab.errors import ConfigurationError, ProviderError, ProviderUnreachable
 from wif_lab.mock.azure_imds import ImdsMock
 from wif_lab.mock.entra import EntraMock
@@ -38,16 +39,12 @@ def section(stack: MockStack) -> dict:
 
 @pytest.fixture
 def entra(stack: MockStack) -> EntraMock:
-    mock = stack.mocks["entra"]
-    assert isinstance(mock, EntraMock)
-    return mock
+    return typed_mock(stack, "entra", EntraMock)
 
 
 @pytest.fixture
 def imds(stack: MockStack) -> ImdsMock:
-    mock = stack.mocks["imds"]
-    assert isinstance(mock, ImdsMock)
-    return mock
+    return typed_mock(stack, "imds", ImdsMock)
 
 
 def canned(status: int, body: bytes, content_type: str = "application/json; charset=utf-8",

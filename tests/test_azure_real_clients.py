@@ -14,6 +14,7 @@ from azure.identity import CredentialUnavailableError, DefaultAzureCredential, M
 from azure.identity.aio import ManagedIdentityCredential as AsyncManagedIdentityCredential
 
 from tests._azure_lab import azure_specs, verify_via_discovery
+from tests.helpers import typed_mock
 from wif_lab.mock.azure_imds import ImdsMock
 from wif_lab.mock.entra import EntraMock
 from wif_lab.mock.stack import MockStack
@@ -33,16 +34,12 @@ def stack(state_dir: Path) -> Iterator[MockStack]:
 
 @pytest.fixture
 def entra(stack: MockStack) -> EntraMock:
-    mock = stack.mocks["entra"]
-    assert isinstance(mock, EntraMock)
-    return mock
+    return typed_mock(stack, "entra", EntraMock)
 
 
 @pytest.fixture
 def imds(stack: MockStack) -> ImdsMock:
-    mock = stack.mocks["imds"]
-    assert isinstance(mock, ImdsMock)
-    return mock
+    return typed_mock(stack, "imds", ImdsMock)
 
 
 @pytest.fixture
