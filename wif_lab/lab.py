@@ -64,6 +64,11 @@ class Connection:
     def anthropic(self) -> dict[str, Any]:
         return self.data["anthropic"]
 
+    def __repr__(self) -> str:
+        return f"Connection({str(self.path) if self.path else 'in memory'}, sections={sorted(self.data)})"
+
+    __str__ = __repr__
+
     def section(self, name: str) -> dict[str, Any]:
         if name not in self.data:
             raise ConfigurationError(
