@@ -74,6 +74,7 @@ def execute(notebook: Path, output: Path, parameters: dict[str, Any], timeout: i
             str(notebook), str(output), parameters=parameters, kernel_name="python3",
             cwd=str(notebook.parent), execution_timeout=timeout, progress_bar=False,
             request_save_on_cell_execute=False, shutdown_kernel="immediate", log_output=False,
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],  # quiet the kernel's own start-up warnings
         )
     except pm.PapermillExecutionError as exc:
         # nbclient runs past cells tagged raises-exception, but papermill reports their (expected)
