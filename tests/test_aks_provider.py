@@ -46,7 +46,7 @@ def entra(stack: MockStack) -> EntraMock:
 
 @pytest.fixture
 def section(stack: MockStack) -> dict[str, Any]:
-    return stack.connection()["kubernetes"]
+    return stack.connection()["aks"]
 
 
 @pytest.fixture

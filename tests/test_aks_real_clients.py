@@ -62,7 +62,7 @@ def pod_env(the_lab: Lab, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The pod's environment as the webhook leaves it; the lab CA is trusted per client, not globally."""
     for name in STEERING:
         monkeypatch.delenv(name, raising=False)
-    env = the_lab.section("kubernetes")["env"]
+    env = the_lab.section("aks")["env"]
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
@@ -70,7 +70,7 @@ def pod_env(the_lab: Lab, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 def scope(the_lab: Lab) -> str:
-    return the_lab.section("kubernetes")["scope"]
+    return the_lab.section("aks")["scope"]
 
 
 def app_id(the_lab: Lab) -> str:
@@ -152,7 +152,7 @@ def test_azure_identity_surfaces_aadsts_errors(the_lab: Lab, pod_env: dict[str, 
     if "client_id" in change:
         kwargs["client_id"] = change["client_id"]
     if "token_file_path" in change:
-        kwargs["token_file_path"] = the_lab.section("kubernetes")["anthropic_token_file"]
+        kwargs["token_file_path"] = the_lab.section("aks")["anthropic_token_file"]
     before = len(entra.federated_requests)
     with pytest.raises(ClientAuthenticationError) as info:
         WorkloadIdentityCredential(**kwargs).get_token(change.get("scope", scope(the_lab)))
@@ -210,7 +210,7 @@ def test_default_lifetime_refuses_entra_tokens_until_raised(the_lab: Lab, pod_en
 
 
 def federate_cluster(the_lab: Lab) -> Federation:
-    k8s = the_lab.section("kubernetes")
+    k8s = the_lab.section("aks")
     return federate(the_lab, issuer_url=k8s["issuer"],
                     match={"subject_prefix": k8s["subject"], "audience": k8s["anthropic_audience"]})
 
@@ -218,7 +218,7 @@ def federate_cluster(the_lab: Lab) -> Federation:
 def test_direct_path_calls_claude(the_lab: Lab, k8s: KubernetesMock) -> None:
     fed = federate_cluster(the_lab)
     assert fed.issuer.issuer_url.endswith("/")
-    provider = projected_token_provider(the_lab.section("kubernetes")["anthropic_token_file"])
+    provider = projected_token_provider(the_lab.section("aks")["anthropic_token_file"])
     assert fed.service_account.id in ask(claude(the_lab, fed, provider))
     event = the_lab.last_event(fed.rule.id)
     assert event is not None
@@ -231,7 +231,7 @@ def test_direct_path_needs_a_fresh_jti_per_exchange(the_lab: Lab, k8s: Kubernete
     # Projected tokens carry a jti, and Anthropic accepts each jti once: a second exchange of the same file
     # content is a replay until the kubelet rotates it.
     fed = federate_cluster(the_lab)
-    provide = projected_token_provider(the_lab.section("kubernetes")["anthropic_token_file"])
+    provide = projected_token_provider(the_lab.section("aks")["anthropic_token_file"])
     k8s.rotate()
 
     def exchange_file() -> None:
@@ -252,7 +252,7 @@ def test_direct_path_needs_a_fresh_jti_per_exchange(the_lab: Lab, k8s: Kubernete
 def test_two_hop_token_file_is_refused_on_the_direct_path(the_lab: Lab) -> None:
     fed = federate_cluster(the_lab)
     with pytest.raises(ExchangeRefused):
-        exchange(Path(the_lab.section("kubernetes")["token_file"]).read_text(), base_url=the_lab.base_url,
+        exchange(Path(the_lab.section("aks")["token_file"]).read_text(), base_url=the_lab.base_url,
                  federation_rule_id=fed.rule.id, organization_id=the_lab.organization_id,
                  service_account_id=fed.service_account.id, verify=the_lab.ca_bundle)
     event = the_lab.last_event(fed.rule.id)

@@ -27,7 +27,7 @@ def the_lab(lab: MockStack, monkeypatch: pytest.MonkeyPatch) -> Lab:
     for name in STEERING:
         monkeypatch.delenv(name, raising=False)
     connected = lab_of(lab)
-    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", connected.section("imds")["imds_url"])
+    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", connected.section("azure")["imds_url"])
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     return connected
 

@@ -34,7 +34,7 @@ def stack(state_dir: Path) -> Iterator[MockStack]:
 
 @pytest.fixture
 def section(stack: MockStack) -> dict:
-    return stack.connection()["imds"]
+    return stack.connection()["azure"]
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ def ca(stack: MockStack) -> Path:
 def imds_env(stack: MockStack, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in STEERING:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", stack.connection()["imds"]["imds_url"])
+    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", stack.connection()["azure"]["imds_url"])
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
 
 

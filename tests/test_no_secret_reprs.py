@@ -42,13 +42,13 @@ def test_provider_tokens_and_clients(lab: MockStack, provider: str) -> None:
     elif provider == "imds":
         from wif_lab.providers.azure_imds import from_connection
 
-        client = from_connection(the_lab.section("imds"))
+        client = from_connection(the_lab.section("azure"))
         token = client.get_token()
         raw = token.access_token
     else:
         from wif_lab.providers.aks import WorkloadIdentityClient
 
-        client = WorkloadIdentityClient.from_connection(the_lab.section("kubernetes"), verify=the_lab.ca_bundle)
+        client = WorkloadIdentityClient.from_connection(the_lab.section("aks"), verify=the_lab.ca_bundle)
         token = client.get_token()
         raw = token.access_token
     signature = raw.split(".")[2]

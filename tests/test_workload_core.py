@@ -12,6 +12,7 @@ from wif_lab import errors
 from wif_lab.display import Table, events_table, summary
 from wif_lab.exchange import EXCHANGE_BETA, ExchangeResult, exchange, exchange_request
 from wif_lab.lab import Connection, attach
+from wif_lab.mock.stack import MockStack
 from wif_lab.runner import normalise, parse_parameters, run
 
 ORG = "00000000-0000-4000-8000-000000000001"
@@ -145,3 +146,48 @@ def test_events_table_shows_reasons_without_secrets() -> None:
                         "detail": "token sk-ant-oat01-SECRETSECRETSECRET was reused"}}
     text = repr(events_table([event], now=1795428000 + 30))
     assert "jti_reused" in text and "SECRETSECRET" not in text and "just now" in text
+
+
+def test_labs_sharing_a_state_dir_keep_their_own_token_files(state_dir: Path, tmp_path: Path) -> None:
+    """Two kernels (notebooks run side by side) each start a lab on the default state dir: both
+    reuse the cached keys and CA, but each kubelet must write its own pod's token files, signed for
+    its own issuer URL."""
+    import shutil
+
+    import jwt
+
+    from wif_lab.lab import start
+
+    for sub in ("keys", "tls"):  # warm start from the session's cache
+        if (state_dir / "shared" / sub).exists():
+            shutil.copytree(state_dir / "shared" / sub, tmp_path / sub, dirs_exist_ok=True)
+    first, second = start(tmp_path), start(tmp_path)
+    try:
+        files = []
+        for lab in (first, second):
+            section = lab.connection.section("aks")
+            token_file = Path(section["env"]["AZURE_FEDERATED_TOKEN_FILE"])
+            claims = jwt.decode(token_file.read_text(), options={"verify_signature": False})
+            assert claims["iss"] == section["issuer"]
+            files.append(token_file)
+        assert files[0] != files[1]
+        assert first.ca_bundle == second.ca_bundle  # shared CA
+    finally:
+        first.close()
+        second.close()
+    assert not files[0].exists() and not files[1].exists()
+    assert (tmp_path / "keys").is_dir()  # the cache stays
+
+
+def test_settings_name_an_unknown_connection_section(lab: MockStack) -> None:
+    """A misspelt provider section must not quietly fill every setting with None."""
+    from tests.helpers import lab_of
+    from wif_lab.runbook import Runbook
+
+    the_lab = lab_of(lab)
+    rb = Runbook("mock", the_lab, base_url=the_lab.base_url, organization_id=the_lab.organization_id,
+                 verify=the_lab.ca_bundle, admin_token=None, ids={})
+    assert rb.settings("azure", tenant_id="", resource="").tenant_id
+    with pytest.raises(errors.ConfigurationError, match="no section 'imds'") as info:
+        rb.settings("imds", tenant_id="")
+    assert "azure" in info.value.hint and "aks" in info.value.hint

@@ -11,6 +11,8 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import secrets
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,9 +83,10 @@ class Connection:
 class Lab:
     """A connected lab: the connection file, plus the in-process stack when embedded."""
 
-    def __init__(self, connection: Connection, stack: Any = None) -> None:
+    def __init__(self, connection: Connection, stack: Any = None, *, run_dir: Path | None = None) -> None:
         self.connection = connection
         self.stack = stack
+        self._run_dir = run_dir  # removed on close: only an embedded lab's own files live there
         self._admin: Any = None
 
     # --- what notebooks read -------------------------------------------------------------------
@@ -151,6 +154,9 @@ class Lab:
         if self.stack is not None:
             self.stack.stop()
             self.stack = None
+        if self._run_dir is not None:
+            shutil.rmtree(self._run_dir, ignore_errors=True)
+            self._run_dir = None
 
     def __enter__(self) -> Lab:
         return self
@@ -168,11 +174,15 @@ def start(state_dir: str | Path | None = None, *, host: str = "127.0.0.1", port:
     from .mock.stack import MockStack
 
     state = Path(state_dir) if state_dir else default_state_dir()
-    run_file = state / "run" / f"connection-{os.getpid()}-{id(object()):x}.json"
-    stack = MockStack(state, host=host, port=port, connection_file=run_file)
+    # Keys and CA are cached in the state dir for every lab; this lab's connection file and token
+    # files get a folder of their own, so two kernels (notebooks run side by side) never overwrite
+    # each other's pod token files.
+    run_dir = state / "run" / f"{os.getpid()}-{secrets.token_hex(4)}"
+    stack = MockStack(state, host=host, port=port, connection_file=run_dir / "connection.json", run_dir=run_dir)
     stack.start()
-    atexit.register(stack.stop)
-    return Lab(Connection.load(run_file), stack)
+    lab = Lab(Connection.load(stack.connection_file), stack, run_dir=run_dir)
+    atexit.register(lab.close)
+    return lab
 
 
 def attach(connection_file: str | Path) -> Lab:

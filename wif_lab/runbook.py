@@ -149,7 +149,11 @@ class Runbook:
         if self.lab is not None:
             section: Any = self.lab.connection.data
             for part in provider.split("."):
-                section = section.get(part, {}) if isinstance(section, dict) else {}
+                if not isinstance(section, dict) or not isinstance(section.get(part), dict):
+                    known = ", ".join(k for k, v in self.lab.connection.data.items() if isinstance(v, dict))
+                    raise ConfigurationError(f"the lab's connection file has no section {provider!r}",
+                                             hint=f"sections it has: {known}")
+                section = section[part]
             merged = {k: given.get(k, section.get(k)) for k in params}
             return Settings(merged)
         missing = [k for k in (required or tuple(params)) if k not in given]

@@ -73,6 +73,7 @@ class ImdsMock:
     """The token endpoint of one VM's IMDS, backed by the lab's mock Entra tenant."""
 
     name = "imds"
+    connection_section = "azure"  # the connection file lists the VM's identities under `azure`
 
     def __init__(self, ctx: LabContext, entra: EntraMock | None = None) -> None:
         self.ctx = ctx

@@ -28,6 +28,16 @@ class LabContext:
     clock: Callable[[], float] = time.time
     seed: int = 20260617
     mocks: dict[str, Mock] = field(default_factory=dict)
+    run_dir: Path | None = None  # this stack's own files (token files); state_dir holds what labs share
+
+    @property
+    def runtime_dir(self) -> Path:
+        """Where a mock writes files that belong to this running stack only.
+
+        Keys and the CA are shared by every lab using a state dir; token files are not: two labs
+        (two notebooks' kernels) each run a kubelet signing for its own issuer URL.
+        """
+        return self.run_dir or self.state_dir
 
     def base_url(self, name: str) -> str:
         return self.base_urls[name]

@@ -164,6 +164,7 @@ class KubernetesMock:
     """One AKS cluster with its OIDC issuer; by default the guide's ``inference/claude-inference``."""
 
     name = "kubernetes"
+    connection_section = "aks"  # the connection file lists the lab pod under `aks`
 
     def __init__(
         self,
@@ -181,7 +182,7 @@ class KubernetesMock:
         self.tenant_id = tenant_id or tenant.tenant_id
         self.cluster_id = seeded_guid(ctx.seed, "aks:cluster")
         self.issuer = f"{self.base_url}/{self.tenant_id}/{self.cluster_id}/"
-        self.root = ctx.state_dir / "kubernetes"
+        self.root = ctx.runtime_dir / "kubernetes"
         self.refresh_fraction = refresh_fraction
         self._lock = threading.RLock()
         self._rng = random.Random(f"{ctx.seed}:kubernetes")

@@ -80,6 +80,7 @@ class MockStack:
         port: int = 0,
         specs: Sequence[MockSpec] | None = None,
         connection_file: Path | None = None,
+        run_dir: Path | None = None,
         seed: int = 20260617,
     ) -> None:
         from .registry import default_specs
@@ -89,6 +90,9 @@ class MockStack:
         self.port = port
         self.specs = list(specs if specs is not None else default_specs())
         self.connection_file = connection_file or self.state_dir / "connection.json"
+        # Files of this running stack only (connection file's folder unless given): labs sharing a
+        # state dir share keys and CA, never token files.
+        self.run_dir = Path(run_dir) if run_dir else self.connection_file.parent
         self.seed = seed
         self.mocks: dict[str, Mock] = {}
         self.context: LabContext | None = None
@@ -107,7 +111,8 @@ class MockStack:
                 sock = _bind(self.host, self.port + i if self.port else 0)
                 sockets[spec.name] = sock
                 base_urls[spec.name] = _url(spec.scheme, self.host, sock.getsockname()[1])
-            ctx = LabContext(self.state_dir, KeyStore(self.state_dir), tls, base_urls, seed=self.seed)
+            ctx = LabContext(self.state_dir, KeyStore(self.state_dir), tls, base_urls, seed=self.seed,
+                             run_dir=self.run_dir)
             self.context = ctx
             t1 = time.perf_counter()
             for spec in self.specs:
@@ -146,7 +151,8 @@ class MockStack:
             "state_dir": str(self.state_dir),
         }
         for name, mock in self.mocks.items():
-            data[name] = mock.connection()
+            # A mock may file its section under the name users know it by (the cluster is an AKS one).
+            data[getattr(mock, "connection_section", name)] = mock.connection()
         return data
 
     def stop(self) -> None:

@@ -27,7 +27,7 @@ def vm_identities(rb: Runbook) -> Table | Note:
         return Note("live mode: read the identity's Object (principal) ID on the VM's Identity page, or with "
                     "`az vm identity show`; user-assigned identities also have a client ID.")
     rows = [(i["name"], i["kind"] + "-assigned", i["object_id"], i["client_id"])
-            for i in rb.lab.section("imds")["identities"]]
+            for i in rb.lab.section("azure")["identities"]]
     columns = ["identity", "kind", "object ID (oid)", "client ID"]
     return Table("Managed identities attached to the VM", columns, rows)
 
@@ -74,5 +74,5 @@ def second_identity_token(rb: Runbook, azure: Mapping[str, Any]) -> str | None:
     """A token for the same audience, but for another managed identity of the tenant (lab only)."""
     if rb.lab is None:
         return None
-    other = next(i for i in rb.lab.section("imds")["identities"] if i["name"] == SECOND_IDENTITY)
+    other = next(i for i in rb.lab.section("azure")["identities"] if i["name"] == SECOND_IDENTITY)
     return _token(rb, azure["resource"], base_url=azure.get("imds_url"), client_id=other["client_id"])
