@@ -11,13 +11,6 @@ import pytest
 from wif_lab.mock.stack import MockStack
 
 
-def pytest_collectstart(collector: pytest.Collector) -> None:
-    # nbval compares stderr like any other output; library warnings and kernel temp paths make it
-    # noisy. Nothing in the notebooks teaches through stderr; exceptions still fail cells.
-    if hasattr(collector, "skip_compare"):
-        collector.skip_compare = (*collector.skip_compare, "stderr")
-
-
 @pytest.fixture(scope="session")
 def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("wif-lab-state")

@@ -52,3 +52,37 @@ def test_rules_leave_ordinary_text_alone() -> None:
     text = "PASS  audience  aud contains 'https://api.anthropic.com'; expires_in=600"
     for regex, replace in patterns():
         assert re.sub(regex, replace, text) == text
+
+
+def _stderr_notebook(path: Path) -> None:
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell('import sys\nprint("kernel noise", file=sys.stderr)\nprint("taught")')
+    cell.execution_count = 1
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text="different noise\n"),
+                    nbformat.v4.new_output("stream", name="stdout", text="taught\n")]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+@pytest.mark.parametrize("with_conftest", [True, False])
+def test_root_conftest_makes_nbval_ignore_stderr_only(tmp_path: Path, with_conftest: bool) -> None:
+    """The repository's conftest.py reaches notebooks/ and drops stderr from nbval's comparison;
+    without it the same notebook fails, so the check is not vacuous."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    if with_conftest:
+        (tmp_path / "conftest.py").write_text((root / "conftest.py").read_text())
+    _stderr_notebook(tmp_path / "probe.ipynb")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "--nbval",
+         "--nbval-current-env", "probe.ipynb"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    if with_conftest:
+        assert result.returncode == 0, result.stdout
+    else:
+        assert result.returncode == 1 and "different noise" in result.stdout, result.stdout
