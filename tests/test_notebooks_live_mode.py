@@ -61,7 +61,7 @@ def test_azure_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path
                                           with_admin_token: bool) -> None:
     """On a "VM" whose IMDS is the lab's; without an admin token the preflight is skipped, not broken."""
     lab = lab_of(fresh_stack)
-    entra, imds = lab.section("entra"), lab.section("imds")
+    entra, imds = lab.section("entra"), lab.section("azure")
     vm = next(i for i in entra["identities"] if i["name"] == "wif-lab-vm")
     app = next(a["app_id"] for a in entra["apps"] if a["name"] == "claude-api-federation")
     fed = federate(lab, issuer_url=entra["issuer_v2"], max_jwt_lifetime_seconds=86400,
@@ -82,4 +82,40 @@ def test_azure_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path
     assert "skipped" in shown
     assert ("would be accepted" in shown) is with_admin_token
     assert "service account 'test-sa-" in shown
+    assert lab.connection.anthropic["admin_token"] not in output.read_text()
+
+
+AKS_NOTEBOOK = NOTEBOOK_DIR / "03_aks_entra_workload_identity.ipynb"
+
+
+@pytest.mark.skipif(not AKS_NOTEBOOK.exists(), reason="the AKS notebook is not committed yet")
+def test_aks_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a "pod" whose webhook variables name the lab cluster's token file and the lab's Entra: both hops
+    run for real from the environment alone; rotation, look-alike workloads and the direct path are skipped."""
+    lab = lab_of(fresh_stack)
+    entra, k8s = lab.section("entra"), lab.section("aks")
+    identity = next(i for i in entra["identities"] if i["client_id"] == k8s["env"]["AZURE_CLIENT_ID"])
+    app = next(a["app_id"] for a in entra["apps"] if a["name"] == "claude-api-federation")
+    fed = federate(lab, issuer_url=entra["issuer_v2"], max_jwt_lifetime_seconds=7500,
+                   match={"audience": app, "claims": {"oid": identity["object_id"], "tid": entra["tenant_id"]}})
+    monkeypatch.delenv("WIF_LAB_CONNECTION", raising=False)
+    monkeypatch.setenv("WIF_LAB_ADMIN_TOKEN", lab.connection.anthropic["admin_token"])
+    for name, value in k8s["env"].items():  # what the workload-identity webhook injects
+        monkeypatch.setenv(name, value)
+    parameters = {"mode": "live", "scope": k8s["scope"],
+                  "anthropic_base_url": lab.base_url, "organization_id": lab.organization_id,
+                  "federation_issuer_id": fed.issuer.id, "federation_rule_id": fed.rule.id,
+                  "service_account_id": fed.service_account.id, "ca_bundle": str(lab.ca_bundle)}
+    output = tmp_path / "03.live.ipynb"
+    result = execute(AKS_NOTEBOOK, output, parameters, timeout=60)
+    assert result.ok, result.error
+
+    shown = _outputs(output)
+    assert "skipped" in shown and "live mode" in shown            # lab-only steps said so
+    assert "AZURE_FEDERATED_TOKEN_FILE" in shown and "environment" in shown  # pod settings from the webhook
+    assert "would be accepted" in shown                             # preflight read the rule back
+    assert "service account 'test-sa-" in shown                     # Messages ran as the rule's target
+    outcomes = [e["status"]["outcome"] for e in lab.events(federation_rule_id=fed.rule.id, limit=50)]
+    assert outcomes.count("success") >= 2 and "denied" not in outcomes  # a live runbook provokes no refusal
     assert lab.connection.anthropic["admin_token"] not in output.read_text()

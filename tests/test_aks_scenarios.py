@@ -1,0 +1,75 @@
+"""The AKS notebook's helpers that need no cluster: where the pod settings come from in live mode, lab
+paths shown without the machine's state directory, and Entra refusals laid out as readable rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from wif_lab.errors import ConfigurationError, ProviderError
+from wif_lab.runbook import Runbook
+from wif_lab.scenarios.aks import WRAP, EntraOutcome, pod_settings, shown_path, try_entra
+
+WEBHOOK = {
+    "AZURE_TENANT_ID": "11111111-2222-4333-8444-555555555555",
+    "AZURE_CLIENT_ID": "66666666-7777-4888-9999-000000000000",
+    "AZURE_FEDERATED_TOKEN_FILE": "/var/run/secrets/azure/tokens/azure-identity-token",
+    "AZURE_AUTHORITY_HOST": "https://login.microsoftonline.com/",
+}
+
+
+def live() -> Runbook:
+    return Runbook("live", None, base_url="https://api.anthropic.com", organization_id="org", verify=True,
+                   admin_token=None, ids={})
+
+
+def test_live_settings_fall_back_to_the_webhook_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in WEBHOOK.items():
+        monkeypatch.setenv(name, value)
+    pod = pod_settings(live(), client_id="abcdef01-2345-4678-9abc-def012345678", scope="api://app/.default")
+    assert pod.tenant_id == WEBHOOK["AZURE_TENANT_ID"] and pod.token_file == WEBHOOK["AZURE_FEDERATED_TOKEN_FILE"]
+    assert pod.client_id == "abcdef01-2345-4678-9abc-def012345678"  # a parameter wins over the environment
+    rows = {row[0]: row for row in pod.table().rows}
+    assert rows["AZURE_TENANT_ID"][2] == "environment" and rows["AZURE_CLIENT_ID"][2] == "parameter"
+
+
+def test_live_settings_name_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in WEBHOOK:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AZURE_TENANT_ID", WEBHOOK["AZURE_TENANT_ID"])
+    with pytest.raises(ConfigurationError, match="client_id, token_file, scope") as info:
+        pod_settings(live())
+    assert "azure.workload.identity/use" in info.value.hint
+
+
+def test_authority_defaults_to_public_entra(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in WEBHOOK.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AZURE_AUTHORITY_HOST")
+    assert pod_settings(live(), scope="api://app/.default").authority_host == "https://login.microsoftonline.com/"
+
+
+def test_lab_paths_hide_the_state_directory() -> None:
+    lab = "/home/me/.cache/wif-lab/kubernetes/inference/claude-inference/azure/tokens/azure-identity-token"
+    assert shown_path(lab) == "<lab state dir>/kubernetes/inference/claude-inference/azure/tokens/azure-identity-token"
+    assert shown_path(WEBHOOK["AZURE_FEDERATED_TOKEN_FILE"]) == WEBHOOK["AZURE_FEDERATED_TOKEN_FILE"]
+
+
+def test_refusal_rows_split_entra_description() -> None:
+    description = ("AADSTS700213: No matching federated identity record found for presented assertion subject "
+                   "'system:serviceaccount:inference:claude-batch'. Check your federated identity credential "
+                   "Subject, Audience and Issuer against the presented assertion. "
+                   "https://learn.microsoft.com/entra/workload-id/workload-identity-federation "
+                   "Trace ID: 0f2d8c2a-1b7d-4c3e-9a8f-0123456789ab Correlation ID: "
+                   "5f0c2a9e-1b7d-4c3e-9a8f-0123456789ab Timestamp: 2026-11-23 20:21:29Z")
+    error = ProviderError("Entra refused", status=401, error="invalid_client", description=description,
+                          hint="compare the subject")
+    rows = dict((k, v) for k, v in EntraOutcome("t", "refused", error=error).table().rows if k)
+    assert rows["AADSTS code"] == "700213" and rows["HTTP status"] == "401"
+    assert rows["Trace ID"] == "0f2d8c2a-1b7d-4c3e-9a8f-0123456789ab"
+    assert rows["Timestamp"] == "2026-11-23 20:21:29Z" and "Trace ID" not in rows["error_description"]
+    assert all(len(v) <= WRAP for _, v in EntraOutcome("t", "refused", error=error).table().rows)
+
+
+def test_skipped_step_is_an_outcome() -> None:
+    outcome = try_entra(None, "lab-only")
+    assert outcome.status == "skipped" and not outcome.accepted
