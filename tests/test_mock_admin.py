@@ -664,6 +664,46 @@ def test_applies_to_all_false_needs_a_workspace(api: Api, world: dict[str, Any])
     assert (narrowed["applies_to_all_workspaces"], narrowed["workspace_ids"]) == (False, [world["team"]["id"]])
 
 
+GITHUB = "https://token.actions.githubusercontent.com"
+
+
+def test_shared_issuer_rules_must_pin_the_tenant(api: Api, world: dict[str, Any]) -> None:
+    """GitHub Actions signs every customer's tokens: a rule on a repo wildcard of nobody in particular
+    would let any GitHub user in, so the Admin API refuses it on create and on every update."""
+    github = api.ok("post", ISSUERS, {"name": "github", "issuer_url": GITHUB})
+    sa_id = world["sa"]["id"]
+
+    def body(name: str, match: dict[str, Any]) -> dict[str, Any]:
+        return _rule_body(github["id"], sa_id, name) | {"match": match}
+
+    for match in ({"subject_prefix": "repo:*"}, {"subject_prefix": "repo:my-org*"},
+                  {"claims": {"ref": "refs/heads/main"}}, {"condition": 'claims.ref == "refs/heads/main"'}):
+        message = _error(api.post(RULES, body("loose", match)), 400, "invalid_request_error", "match: GitHub Actions")
+        assert "repository_owner" in message and "repo:YOUR_ORG/" in message
+    pinned = [
+        {"subject_prefix": "repo:my-org/my-repo:ref:refs/heads/main"},
+        {"subject_prefix": "repo:my-org/*"},
+        {"claims": {"repository_owner": "my-org"}, "subject_prefix": "repo:*"},
+        {"condition": 'claims.repository_owner == "my-org" && claims.ref == "refs/heads/main"'},
+        {"condition": 'claims["repository_id"] == "123"'},
+    ]
+    rules = [api.ok("post", RULES, body(f"pinned-{i}", match)) for i, match in enumerate(pinned)]
+
+    # Updating a pinned rule to an unpinned match is refused; another field alone is fine.
+    path = f"{RULES}/{rules[0]['id']}"
+    _error(api.post(path, {"match": {"subject_prefix": "repo:*"}}), 400, "invalid_request_error", "match: GitHub")
+    assert api.ok("post", path, {"token_lifetime_seconds": 900})["token_lifetime_seconds"] == 900
+
+    # Moving an issuer to the shared platform is refused while a live rule under it pins nothing.
+    own = api.ok("post", ISSUERS, {"name": "moving", "issuer_url": "https://ci.example.com"})
+    loose = api.ok("post", RULES, _rule_body(own["id"], sa_id, "moving-rule") | {"match": {"subject_prefix": "repo:*"}})
+    message = _error(api.post(f"{ISSUERS}/{own['id']}", {"issuer_url": GITHUB + "/"}), 400, "invalid_request_error",
+                     "issuer_url: live rule")
+    assert loose["id"] in message
+    api.ok("post", f"{RULES}/{loose['id']}/archive")
+    assert api.ok("post", f"{ISSUERS}/{own['id']}", {"issuer_url": GITHUB})["issuer_url"] == GITHUB
+
+
 def test_rule_archive(api: Api, mock: AnthropicMock, world: dict[str, Any], clock: Clock) -> None:
     rule_id = world["rule"]["id"]
     path = f"{RULES}/{rule_id}"

@@ -683,3 +683,24 @@ def test_validate_match_never_raises(match):
 def test_check_condition_never_raises(expression):
     result = check_condition(expression)
     assert result is None or isinstance(result, str)
+
+
+@pytest.mark.parametrize(
+    ("issuer_url", "match", "pinned"),
+    [
+        ("https://gitlab.com", {"subject_prefix": "project_path:my-group/app:ref_type:branch:ref:main"}, True),
+        ("https://gitlab.com", {"subject_prefix": "project_path:*"}, False),
+        ("https://gitlab.com", {"claims": {"namespace_path": "my-group"}}, True),
+        ("https://agent.buildkite.com", {"subject_prefix": "organization:acme:pipeline:*"}, True),
+        ("https://agent.buildkite.com", {"subject_prefix": "organization:*"}, False),
+        ("https://app.terraform.io", {"condition": "claims.terraform_organization_name == 'acme'"}, True),
+        ("https://app.terraform.io", {"condition": "claims.terraform_run_phase == 'apply'"}, False),
+        ("https://accounts.google.com", {"subject_prefix": "104365890123456789012"}, True),
+        ("https://accounts.google.com", {"subject_prefix": "1043*"}, False),
+        ("https://accounts.google.com/", {"claims": {"email": "ci@acme.iam.gserviceaccount.com"}}, True),
+        ("https://acme.okta.com/oauth2/default", {"subject_prefix": "0oa*"}, True),  # not a shared platform
+    ],
+)
+def test_shared_platform_rules_must_pin_a_tenant(issuer_url: str, match: dict[str, Any], pinned: bool) -> None:
+    problem = rules.tenant_pinning_problem(issuer_url, match)
+    assert (problem is None) is pinned, problem

@@ -33,6 +33,8 @@ __all__ = [
     "check_condition",
     "evaluate",
     "evaluate_condition",
+    "shared_platform",
+    "tenant_pinning_problem",
     "validate_match",
 ]
 
@@ -179,6 +181,81 @@ def validate_match(match: Mapping[str, Any]) -> list[str]:
             "match would accept every token the issuer signs"
         )
     return errors
+
+
+@dataclass(frozen=True)
+class SharedPlatform:
+    """An issuer that signs tokens for every customer of a platform, so ``iss`` alone names nobody."""
+
+    name: str
+    tenant_claims: tuple[str, ...]  # claims that say whose token it is (organization, owner, account)
+    tenant_subject: re.Pattern[str]  # a subject_prefix that fixes the tenant before any wildcard
+    subject_example: str
+
+
+# Well-known shared issuers. Their rules must constrain tenant identity, or any customer of the
+# platform could present a token that passes (Admin API rule validation, re-checked on every update).
+SHARED_PLATFORMS: dict[str, SharedPlatform] = {
+    "https://token.actions.githubusercontent.com": SharedPlatform(
+        "GitHub Actions",
+        ("repository_owner", "repository_owner_id", "repository", "repository_id", "enterprise", "enterprise_id"),
+        re.compile(r"repo:[^*/:]+/"), "repo:YOUR_ORG/YOUR_REPO:ref:refs/heads/main",
+    ),
+    "https://gitlab.com": SharedPlatform(
+        "GitLab",
+        ("namespace_id", "namespace_path", "project_id", "project_path"),
+        re.compile(r"project_path:[^*/:]+/"), "project_path:YOUR_GROUP/YOUR_PROJECT:ref_type:branch:ref:main",
+    ),
+    "https://agent.buildkite.com": SharedPlatform(
+        "Buildkite",
+        ("organization_slug", "organization_id"),
+        re.compile(r"organization:[^*:]+:"), "organization:YOUR_ORG:pipeline:YOUR_PIPELINE:ref:refs/heads/main",
+    ),
+    "https://app.terraform.io": SharedPlatform(
+        "Terraform Cloud",
+        ("terraform_organization_name", "terraform_organization_id"),
+        re.compile(r"organization:[^*:]+:"), "organization:YOUR_ORG:project:YOUR_PROJECT:workspace:YOUR_WS",
+    ),
+    "https://accounts.google.com": SharedPlatform(
+        "Google",
+        ("sub", "email", "azp", "hd"),
+        re.compile(r"[^*]+$"), "the account's numeric subject, exactly",
+    ),
+}
+
+_CLAIM_REFERENCE = re.compile(r"""\bclaims\s*(?:\.\s*(\w+)|\[\s*["']([^"']+)["']\s*\])""")
+
+
+def shared_platform(issuer_url: str) -> SharedPlatform | None:
+    return SHARED_PLATFORMS.get(issuer_url.rstrip("/"))
+
+
+def tenant_pinning_problem(issuer_url: str, match: Mapping[str, Any]) -> str | None:
+    """Why a rule under a well-known shared issuer does not pin the customer's tenant (None if it does).
+
+    Any one of these pins it: a ``claims`` entry on a tenant claim, a ``subject_prefix`` that fixes the
+    tenant before any ``*``, or a ``condition`` that reads a tenant claim.
+    """
+    platform = shared_platform(issuer_url)
+    if platform is None:
+        return None
+    match = _plain(match)
+    claims = match.get("claims")
+    if isinstance(claims, Mapping) and any(name in platform.tenant_claims for name in claims):
+        return None
+    prefix = match.get("subject_prefix")
+    if isinstance(prefix, str) and platform.tenant_subject.match(prefix):
+        return None
+    condition = match.get("condition")
+    if isinstance(condition, str):
+        referenced = {a or b for a, b in _CLAIM_REFERENCE.findall(condition)}
+        if referenced & set(platform.tenant_claims):
+            return None
+    return (
+        f"match: {platform.name} ({issuer_url}) is a shared issuer that signs tokens for all its customers, "
+        f"so the rule must pin your tenant: a claims entry on one of {', '.join(platform.tenant_claims)}, "
+        f"a subject_prefix such as {platform.subject_example!r}, or a condition on such a claim"
+    )
 
 
 def check_condition(expression: str) -> str | None:

@@ -9,14 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
-if TYPE_CHECKING:
-    from ..store import Store
-
-
-
-# --- the operations, independent of HTTP -------------------------------------------------------
-
-
+from ....rules import tenant_pinning_problem
 from .paging import ListQuery, cursor_page, cursor_value, make_cursor, query_bool, query_limit
 from .validation import (
     ADMIN_SCOPE,
@@ -45,6 +38,12 @@ from .validation import (
     parse_target,
     string_field,
 )
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+
+# --- the operations, independent of HTTP -------------------------------------------------------
 
 
 class FederationAdmin:
@@ -171,6 +170,11 @@ class FederationAdmin:
                 # Which URLs are dialed depends on the JWKS mode, so check the result as a whole.
                 url = issuer["issuer_url"] if body.get("issuer_url") is None else body["issuer_url"]
                 changes["issuer_url"] = check_issuer_urls(url, changes.get("jwks", issuer["jwks"]))
+            if "issuer_url" in changes:
+                for rule in self._live_rules(lambda r: r["issuer_id"] == issuer_id):
+                    problem = tenant_pinning_problem(changes["issuer_url"], rule["match"])
+                    if problem:
+                        raise bad_request(f"issuer_url: live rule {rule['id']!r} does not pin a tenant; {problem}")
             if body.get("jwks_polling_disabled") is not None:
                 if boolean_field(body["jwks_polling_disabled"], "jwks_polling_disabled"):
                     raise bad_request(
@@ -273,6 +277,9 @@ class FederationAdmin:
                 raise bad_request(f"issuer_id: federation issuer {issuer_id!r} does not exist")
             if issuer.get("archived_at"):
                 raise bad_request(f"issuer_id: federation issuer {issuer_id!r} is archived")
+            problem = tenant_pinning_problem(issuer["issuer_url"], match)
+            if problem:
+                raise bad_request(problem)
             sa = self._live_target(sa_id)
             ws_id = None if body.get("workspace_id") is None else self._workspace_in_body(body["workspace_id"])
             self._check_rule_scope(scope, sa, caller)
@@ -374,6 +381,12 @@ class FederationAdmin:
                     "applies_to_all_workspaces: cannot be false while the rule is enabled for no "
                     "workspace; pass workspace_id or enable a workspace first"
                 )
+            # Re-checked on every update: a stored rule that does not pin the tenant needs a conforming
+            # match in the same update, whatever else the update changes.
+            problem = tenant_pinning_problem(self.store.issuers[rule["issuer_id"]]["issuer_url"],
+                                             changes.get("match", rule["match"]))
+            if problem:
+                raise bad_request(problem)
             if "name" in changes and self._name_taken(self.store.rules, changes["name"], other_than=rule_id):
                 raise conflict("federation rule", changes["name"])
             rule.update(changes)
