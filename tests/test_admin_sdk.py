@@ -202,3 +202,50 @@ def test_workspaces_list_uses_the_id_cursor_page(client: anthropic.Anthropic, mo
     with_default = client.organization.workspaces.list(include_default=True, limit=100)
     assert with_default.data[0].id == mock.store.default_workspace_id
     assert with_default.data[0].data_residency.workspace_geo == "us"
+
+
+def test_workspace_side_of_memberships(client: anthropic.Anthropic, mock: AnthropicMock, log: RequestLog) -> None:
+    """client.organization.workspaces.service_accounts: the same memberships, addressed by workspace."""
+    team = mock.store.create_workspace("SDK members")["id"]
+    default = mock.store.default_workspace_id
+    accounts = [client.organization.service_accounts.create(name=f"sdk-member-{i}") for i in range(3)]
+    members = client.organization.workspaces.service_accounts
+    log.clear()
+    for sa in accounts:
+        added = members.add(team, service_account_id=sa.id, workspace_role="workspace_user")
+        assert (added.workspace_id, added.implicit) == (team, False)
+    assert log.requests[0] == ("POST", f"/v1/organizations/workspaces/{team}/service_accounts")
+    # The same membership is visible from the service account's side.
+    assert [m.workspace_id for m in client.organization.service_accounts.workspaces.list(accounts[0].id)] == [
+        default, team]
+
+    first, second, third = (sa.id for sa in accounts)
+    assert [m.service_account_id for m in members.list(team, limit=2)] == [first, second, third]  # auto-paged
+    updated = members.update(second, workspace_id=team, workspace_role="workspace_developer")
+    assert updated.workspace_role == "workspace_developer"
+    assert members.retrieve(second, workspace_id=team).workspace_role == "workspace_developer"
+
+    # The default workspace: the implicit membership can be read, not listed or updated.
+    implicit = members.retrieve(first, workspace_id=default)
+    assert (implicit.implicit, implicit.workspace_role) == (True, "workspace_user")
+    assert first not in [m.service_account_id for m in members.list(default)]
+    with pytest.raises(anthropic.BadRequestError, match="implicit"):
+        members.update(first, workspace_id=default, workspace_role="workspace_developer")
+
+    removed = members.remove(third, workspace_id=team)
+    assert (removed.type, removed.service_account_id) == ("service_account_workspace_member_deleted", third)
+    assert members.remove(third, workspace_id=team).workspace_id == team  # idempotent
+    with pytest.raises(anthropic.NotFoundError):
+        members.retrieve(third, workspace_id=team)
+    client.organization.service_accounts.archive(second)
+    assert [m.service_account_id for m in members.list(team)] == [first]  # archived accounts are omitted
+    with pytest.raises(anthropic.NotFoundError):
+        members.retrieve(second, workspace_id=team)
+    with pytest.raises(anthropic.BadRequestError, match="service_account_id"):
+        members.add(team, service_account_id="svac_01nope", workspace_role="workspace_user")
+    with pytest.raises(anthropic.BadRequestError, match="workspace_billing"):
+        members.add(team, service_account_id=first, workspace_role="workspace_billing")  # type: ignore[arg-type]
+    archived_ws = mock.store.create_workspace("SDK archived")
+    archived_ws["archived_at"] = mock.store.now_iso()
+    with pytest.raises(anthropic.BadRequestError, match="archived"):
+        members.list(archived_ws["id"])

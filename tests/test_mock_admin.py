@@ -166,7 +166,7 @@ def test_every_route_needs_an_org_admin_oauth_token(mock: AnthropicMock, client:
     )
     expired = mock.store.mint_grant(Grant("svac_01x", None, "org:admin", expires_at=mock.ctx.clock() - 1))
     routes = _every_route(mock)
-    assert len(routes) == 24
+    assert len(routes) == 29  # every Admin API operation of the SDK reference
     for method, path in routes:
         cases = [
             ({}, 401, "authentication_error"),

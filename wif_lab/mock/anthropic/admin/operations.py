@@ -592,13 +592,18 @@ class FederationAdmin:
                 "next_page": make_cursor("svws", chunk[-1]["workspace_id"]) if more and chunk else None,
             }
 
-    def add_membership(self, sa_id: str, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        check_fields(body, {"workspace_id", "workspace_role"}, ("workspace_id", "workspace_role"))
-        role = string_field(body["workspace_role"], "workspace_role")
+    @staticmethod
+    def _workspace_role(value: Any) -> str:
+        role = string_field(value, "workspace_role")
         if role == "workspace_billing":
             raise bad_request("workspace_role: service accounts cannot hold the workspace_billing role")
         if role not in WORKSPACE_ROLES:
             raise bad_request(f"workspace_role: must be one of {', '.join(WORKSPACE_ROLES)}")
+        return role
+
+    def add_membership(self, sa_id: str, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        check_fields(body, {"workspace_id", "workspace_role"}, ("workspace_id", "workspace_role"))
+        role = self._workspace_role(body["workspace_role"])
         with self.store.lock:
             sa = self._service_account(sa_id)
             if sa.get("archived_at"):
@@ -632,6 +637,88 @@ class FederationAdmin:
                 "service_account_id": sa_id,
                 "workspace_id": workspace_id,
             }
+
+    # ----- the same memberships seen from the workspace (/workspaces/{id}/service_accounts)
+
+    def _member_workspace(self, ref: str) -> str:
+        workspace = self._workspace_in_path(ref)
+        if workspace.get("archived_at"):
+            raise bad_request(f"workspace {ref!r} is archived")
+        return workspace["id"]
+
+    def get_workspace_member(self, workspace_ref: str, sa_id: str) -> dict[str, Any]:
+        """An explicit membership, or the implicit one every account has in the default workspace."""
+        with self.store.lock:
+            ws_id = self._member_workspace(workspace_ref)
+            sa = self._service_account(sa_id)
+            if sa.get("archived_at"):
+                raise not_found("service account", sa_id)
+            member = self.store.sa_workspaces.get(sa_id, {}).get(ws_id)
+            if member is not None:
+                return copy.deepcopy(member)
+            if ws_id == self.store.default_workspace_id:
+                return self._implicit_membership(sa_id)
+            raise not_found("workspace membership", f"{sa_id} in {ws_id}")
+
+    def update_workspace_member(self, workspace_ref: str, sa_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        check_fields(body, {"workspace_role"}, ("workspace_role",))
+        role = self._workspace_role(body["workspace_role"])
+        with self.store.lock:
+            ws_id = self._member_workspace(workspace_ref)
+            sa = self._service_account(sa_id)
+            if sa.get("archived_at"):
+                raise bad_request(f"service account {sa_id!r} is archived and cannot be updated")
+            member = self.store.sa_workspaces.get(sa_id, {}).get(ws_id)
+            if member is None:
+                if ws_id == self.store.default_workspace_id:
+                    raise bad_request(
+                        "workspace_role: the default-workspace membership is implicit and cannot be updated; "
+                        f"add the service account explicitly with POST /v1/organizations/workspaces/{ws_id}"
+                        "/service_accounts"
+                    )
+                raise not_found("workspace membership", f"{sa_id} in {ws_id}")
+            member["workspace_role"] = role
+            return copy.deepcopy(member)
+
+    def list_workspace_members(self, workspace_ref: str, limit: int, page: str | None) -> dict[str, Any]:
+        """Explicit memberships of live accounts only: no implicit default entries, no archived accounts."""
+        with self.store.lock:
+            ws_id = self._member_workspace(workspace_ref)
+            members = [
+                self.store.sa_workspaces[sa_id][ws_id]
+                for sa_id, sa in self.store.service_accounts.items()
+                if sa.get("archived_at") is None and ws_id in self.store.sa_workspaces.get(sa_id, {})
+            ]
+            start = 0
+            if page is not None:
+                after = cursor_value("wssv", page)
+                ids = [m["service_account_id"] for m in members]
+                if after not in ids:
+                    raise bad_request(
+                        "page: the cursor does not match an active membership; restart from the first page"
+                    )
+                start = ids.index(after) + 1
+            chunk = members[start : start + limit]
+            more = start + limit < len(members)
+            return {
+                "data": copy.deepcopy(chunk),
+                "next_page": make_cursor("wssv", chunk[-1]["service_account_id"]) if more and chunk else None,
+            }
+
+    def add_workspace_member(self, workspace_ref: str, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        check_fields(body, {"service_account_id", "workspace_role"}, ("service_account_id", "workspace_role"))
+        sa_id = string_field(body["service_account_id"], "service_account_id")
+        with self.store.lock:
+            ws_id = self._member_workspace(workspace_ref)
+            if sa_id not in self.store.service_accounts:
+                raise bad_request(f"service_account_id: service account {sa_id!r} does not exist")
+            return self.add_membership(sa_id, {"workspace_id": ws_id, "workspace_role": body["workspace_role"]},
+                                       caller)
+
+    def remove_workspace_member(self, workspace_ref: str, sa_id: str) -> dict[str, Any]:
+        with self.store.lock:
+            ws_id = self._workspace_in_path(workspace_ref)["id"]
+            return self.remove_membership(sa_id, ws_id)
 
     # ----- organization and workspaces (read-only here; the lab creates workspaces itself)
 

@@ -11,18 +11,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ..http import api_error, bearer_grant, json_body, ok
+from .operations import FederationAdmin
+from .paging import list_query, query_limit
+from .validation import ADMIN_SCOPE, PAGE_LIMIT, AdminError, Caller
 
 if TYPE_CHECKING:
     from ..service import AnthropicMock
 
 
-
 # --- HTTP: one small endpoint per route ----------------------------------------------------------
-
-
-from .operations import FederationAdmin
-from .paging import list_query, query_limit
-from .validation import ADMIN_SCOPE, PAGE_LIMIT, AdminError, Caller
 
 
 @dataclass(frozen=True)
@@ -203,10 +200,37 @@ def remove_membership(call: Call) -> dict[str, Any]:
     return call.admin.remove_membership(call.path("service_account_id"), call.path("workspace_id"))
 
 
+@admin_endpoint()
+def get_workspace_member(call: Call) -> dict[str, Any]:
+    return call.admin.get_workspace_member(call.path("workspace_id"), call.path("service_account_id"))
+
+
+@admin_endpoint(body=True)
+def update_workspace_member(call: Call) -> dict[str, Any]:
+    return call.admin.update_workspace_member(call.path("workspace_id"), call.path("service_account_id"), call.body)
+
+
+@admin_endpoint()
+def list_workspace_members(call: Call) -> dict[str, Any]:
+    limit = query_limit(call.request, PAGE_LIMIT)
+    return call.admin.list_workspace_members(call.path("workspace_id"), limit, call.query("page"))
+
+
+@admin_endpoint(body=True)
+def add_workspace_member(call: Call) -> dict[str, Any]:
+    return call.admin.add_workspace_member(call.path("workspace_id"), call.body, call.caller)
+
+
+@admin_endpoint()
+def remove_workspace_member(call: Call) -> dict[str, Any]:
+    return call.admin.remove_workspace_member(call.path("workspace_id"), call.path("service_account_id"))
+
+
 ORG = "/v1/organizations"
 ISSUER = ORG + "/federation_issuers/{issuer_id}"
 RULE = ORG + "/federation_rules/{rule_id}"
 ACCOUNT = ORG + "/service_accounts/{service_account_id}"
+MEMBER = ORG + "/workspaces/{workspace_id}/service_accounts/{service_account_id}"
 
 
 def admin_routes(mock: AnthropicMock) -> list[Route]:
@@ -215,6 +239,11 @@ def admin_routes(mock: AnthropicMock) -> list[Route]:
         Route(ORG + "/me", get_organization, methods=["GET"]),
         Route(ORG + "/workspaces", list_workspaces, methods=["GET"]),
         Route(ORG + "/workspaces/{workspace_id}", get_workspace, methods=["GET"]),
+        Route(ORG + "/workspaces/{workspace_id}/service_accounts", list_workspace_members, methods=["GET"]),
+        Route(ORG + "/workspaces/{workspace_id}/service_accounts", add_workspace_member, methods=["POST"]),
+        Route(MEMBER, get_workspace_member, methods=["GET"]),
+        Route(MEMBER, update_workspace_member, methods=["POST"]),
+        Route(MEMBER, remove_workspace_member, methods=["DELETE"]),
         Route(ORG + "/federation_issuers", create_issuer, methods=["POST"]),
         Route(ORG + "/federation_issuers", list_issuers, methods=["GET"]),
         Route(ISSUER, get_issuer, methods=["GET"]),
