@@ -12,12 +12,29 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import federate, lab_of
+from tests.helpers import Federation, federate, lab_of
+from wif_lab.lab import Lab
 from wif_lab.mock.stack import MockStack
 from wif_lab.runner import NOTEBOOK_DIR, execute
 
 OKTA_NOTEBOOK = NOTEBOOK_DIR / "01_okta.ipynb"
 AZURE_NOTEBOOK = NOTEBOOK_DIR / "02_azure_managed_identity.ipynb"
+AKS_NOTEBOOK = NOTEBOOK_DIR / "03_aks_entra_workload_identity.ipynb"
+
+
+def _anthropic_parameters(lab: Lab, fed: Federation) -> dict[str, str]:
+    """What a platform engineer copies from the Console into the parameters cell."""
+    return {"anthropic_base_url": lab.base_url, "organization_id": lab.organization_id,
+            "federation_issuer_id": fed.issuer.id, "federation_rule_id": fed.rule.id,
+            "service_account_id": fed.service_account.id, "ca_bundle": str(lab.ca_bundle)}
+
+
+def _entra_federation(lab: Lab, object_id: str, max_jwt_lifetime_seconds: int) -> Federation:
+    """The tenant's v2.0 issuer and a rule pinning one identity, as notebooks 02 and 03 set them up."""
+    entra = lab.section("entra")
+    app = next(a["app_id"] for a in entra["apps"] if a["name"] == "claude-api-federation")
+    return federate(lab, issuer_url=entra["issuer_v2"], max_jwt_lifetime_seconds=max_jwt_lifetime_seconds,
+                    match={"audience": app, "claims": {"oid": object_id, "tid": entra["tenant_id"]}})
 
 
 def _outputs(path: Path) -> str:
@@ -38,9 +55,7 @@ def test_okta_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path,
         "mode": "live",
         "okta_issuer": okta["issuer"], "okta_client_id": okta["client_id"],
         "okta_private_key": okta["private_key"], "okta_key_id": okta["key_id"],
-        "anthropic_base_url": lab.base_url, "organization_id": lab.organization_id,
-        "federation_issuer_id": fed.issuer.id, "federation_rule_id": fed.rule.id,
-        "service_account_id": fed.service_account.id, "ca_bundle": str(lab.ca_bundle),
+        **_anthropic_parameters(lab, fed),
     }
     output = tmp_path / "01_okta.live.ipynb"
     result = execute(OKTA_NOTEBOOK, output, parameters, timeout=60)
@@ -63,18 +78,14 @@ def test_azure_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path
     lab = lab_of(fresh_stack)
     entra, imds = lab.section("entra"), lab.section("azure")
     vm = next(i for i in entra["identities"] if i["name"] == "wif-lab-vm")
-    app = next(a["app_id"] for a in entra["apps"] if a["name"] == "claude-api-federation")
-    fed = federate(lab, issuer_url=entra["issuer_v2"], max_jwt_lifetime_seconds=86400,
-                   match={"audience": app, "claims": {"oid": vm["object_id"], "tid": entra["tenant_id"]}})
+    fed = _entra_federation(lab, vm["object_id"], 86400)
     monkeypatch.delenv("WIF_LAB_CONNECTION", raising=False)
     monkeypatch.delenv("WIF_LAB_ADMIN_TOKEN", raising=False)
     if with_admin_token:
         monkeypatch.setenv("WIF_LAB_ADMIN_TOKEN", lab.connection.anthropic["admin_token"])
     monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", imds["imds_url"])
     parameters = {"mode": "live", "tenant_id": entra["tenant_id"], "resource": imds["resource"],
-                  "anthropic_base_url": lab.base_url, "organization_id": lab.organization_id,
-                  "federation_issuer_id": fed.issuer.id, "federation_rule_id": fed.rule.id,
-                  "service_account_id": fed.service_account.id, "ca_bundle": str(lab.ca_bundle)}
+                  **_anthropic_parameters(lab, fed)}
     output = tmp_path / "02.live.ipynb"
     result = execute(AZURE_NOTEBOOK, output, parameters, timeout=60)
     assert result.ok, result.error
@@ -85,9 +96,6 @@ def test_azure_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path
     assert lab.connection.anthropic["admin_token"] not in output.read_text()
 
 
-AKS_NOTEBOOK = NOTEBOOK_DIR / "03_aks_entra_workload_identity.ipynb"
-
-
 @pytest.mark.skipif(not AKS_NOTEBOOK.exists(), reason="the AKS notebook is not committed yet")
 def test_aks_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,17 +104,12 @@ def test_aks_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path,
     lab = lab_of(fresh_stack)
     entra, k8s = lab.section("entra"), lab.section("aks")
     identity = next(i for i in entra["identities"] if i["client_id"] == k8s["env"]["AZURE_CLIENT_ID"])
-    app = next(a["app_id"] for a in entra["apps"] if a["name"] == "claude-api-federation")
-    fed = federate(lab, issuer_url=entra["issuer_v2"], max_jwt_lifetime_seconds=7500,
-                   match={"audience": app, "claims": {"oid": identity["object_id"], "tid": entra["tenant_id"]}})
+    fed = _entra_federation(lab, identity["object_id"], 7500)
     monkeypatch.delenv("WIF_LAB_CONNECTION", raising=False)
     monkeypatch.setenv("WIF_LAB_ADMIN_TOKEN", lab.connection.anthropic["admin_token"])
     for name, value in k8s["env"].items():  # what the workload-identity webhook injects
         monkeypatch.setenv(name, value)
-    parameters = {"mode": "live", "scope": k8s["scope"],
-                  "anthropic_base_url": lab.base_url, "organization_id": lab.organization_id,
-                  "federation_issuer_id": fed.issuer.id, "federation_rule_id": fed.rule.id,
-                  "service_account_id": fed.service_account.id, "ca_bundle": str(lab.ca_bundle)}
+    parameters = {"mode": "live", "scope": k8s["scope"], **_anthropic_parameters(lab, fed)}
     output = tmp_path / "03.live.ipynb"
     result = execute(AKS_NOTEBOOK, output, parameters, timeout=60)
     assert result.ok, result.error

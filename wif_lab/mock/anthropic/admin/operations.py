@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 from ....rules import tenant_pinning_problem
-from .paging import ListQuery, cursor_page, cursor_value, make_cursor, query_bool, query_limit
+from .paging import ListQuery, cursor_page, keyed_page, query_bool, query_limit
 from .validation import (
     ADMIN_SCOPE,
     DEFAULT_LIFETIME,
@@ -571,26 +571,14 @@ class FederationAdmin:
             if sa.get("archived_at"):
                 explicit = []
             head: list[dict[str, Any]] = []
-            start = 0
             if page is None:
                 if sa.get("archived_at"):
                     return {"data": [], "next_page": None}
                 if self.store.default_workspace_id not in self.store.sa_workspaces.get(sa_id, {}):
                     head.append(self._implicit_membership(sa_id))
-            else:
-                after = cursor_value("svws", page)
-                ws_ids = [m["workspace_id"] for m in explicit]
-                if after not in ws_ids:
-                    raise bad_request(
-                        "page: the cursor does not match an active membership; restart from the first page"
-                    )
-                start = ws_ids.index(after) + 1
-            chunk = explicit[start : start + limit]
-            more = start + limit < len(explicit)
-            return {
-                "data": head + copy.deepcopy(chunk),
-                "next_page": make_cursor("svws", chunk[-1]["workspace_id"]) if more and chunk else None,
-            }
+            result = keyed_page("svws", explicit, "workspace_id", limit, page)
+            result["data"] = head + result["data"]
+            return result
 
     @staticmethod
     def _workspace_role(value: Any) -> str:
@@ -689,21 +677,7 @@ class FederationAdmin:
                 for sa_id, sa in self.store.service_accounts.items()
                 if sa.get("archived_at") is None and ws_id in self.store.sa_workspaces.get(sa_id, {})
             ]
-            start = 0
-            if page is not None:
-                after = cursor_value("wssv", page)
-                ids = [m["service_account_id"] for m in members]
-                if after not in ids:
-                    raise bad_request(
-                        "page: the cursor does not match an active membership; restart from the first page"
-                    )
-                start = ids.index(after) + 1
-            chunk = members[start : start + limit]
-            more = start + limit < len(members)
-            return {
-                "data": copy.deepcopy(chunk),
-                "next_page": make_cursor("wssv", chunk[-1]["service_account_id"]) if more and chunk else None,
-            }
+            return keyed_page("wssv", members, "service_account_id", limit, page)
 
     def add_workspace_member(self, workspace_ref: str, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
         check_fields(body, {"service_account_id", "workspace_role"}, ("service_account_id", "workspace_role"))

@@ -90,3 +90,21 @@ def cursor_page(
     return {"data": [copy.deepcopy(record) for _, record in chunk], "next_page": next_page}
 
 
+
+
+def keyed_page(kind: str, rows: list[dict[str, Any]], key: str, limit: int, page: str | None) -> dict[str, Any]:
+    """A page of rows that can disappear (memberships): the cursor is the last row's ``key``, and a
+    cursor whose row is gone is a 400 telling the caller to start over."""
+    start = 0
+    if page is not None:
+        after = cursor_value(kind, page)
+        keys = [row[key] for row in rows]
+        if after not in keys:
+            raise bad_request("page: the cursor does not match an active membership; restart from the first page")
+        start = keys.index(after) + 1
+    chunk = rows[start : start + limit]
+    more = start + limit < len(rows)
+    return {
+        "data": copy.deepcopy(chunk),
+        "next_page": make_cursor(kind, chunk[-1][key]) if more and chunk else None,
+    }
