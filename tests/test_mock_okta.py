@@ -19,9 +19,9 @@ from wif_lab.mock.base import LabContext
 from wif_lab.mock.keys import KeyStore
 from wif_lab.mock.okta import OktaMock
 from wif_lab.mock.okta.console import jwk_with_kid
-from wif_lab.mock.okta.dpop import jwk_thumbprint
 from wif_lab.mock.tls import LabTLS
 from wif_lab.providers.okta import build_dpop_proof, public_jwk
+from wif_lab.tokens import jwk_thumbprint
 
 ORG = "https://127.0.0.1:8443"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -89,7 +89,8 @@ class Caller:
         return self.http.post(self.url, data={**data, "client_id": secret_app.client_id, "client_secret": secret})
 
     def secret_app(self) -> Any:
-        app = self.okta.create_service_app("secret workload", token_endpoint_auth_method="client_secret_basic")
+        app = self.okta.create_service_app("secret workload", token_endpoint_auth_method="client_secret_basic",
+                                             require_dpop=False)
         self.okta.lab_server.add_policy_rule("Anthropic workloads", clients=[app], scopes=["anthropic.access"])
         return app
 
@@ -107,7 +108,7 @@ def _replayed(c: Caller) -> httpx.Response:
 
 def _outsider(c: Caller) -> httpx.Response:
     key = ec.generate_private_key(ec.SECP256R1())
-    app = c.okta.create_service_app("not assigned to any policy", public_jwk=jwk_with_kid(key))
+    app = c.okta.create_service_app("not assigned to any policy", public_jwk=jwk_with_kid(key), require_dpop=False)
     c.client_id = app.client_id
     return c.post(assertion=c.assertion(key=key, alg="ES256", kid=app.jwks[0]["kid"]))
 
@@ -283,7 +284,7 @@ def test_assertion_variants_okta_accepts(caller: Caller) -> None:
 
 def test_es256_key(caller: Caller) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
-    app = caller.okta.create_service_app("ec workload", public_jwk=jwk_with_kid(key))
+    app = caller.okta.create_service_app("ec workload", public_jwk=jwk_with_kid(key), require_dpop=False)
     caller.okta.lab_server.add_policy_rule("Anthropic workloads", clients=[app], scopes=["anthropic.access"])
     caller.client_id = app.client_id
     assert caller.post(assertion=caller.assertion(key=key, alg="ES256", kid=app.jwks[0]["kid"])).status_code == 200

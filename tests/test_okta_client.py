@@ -24,6 +24,7 @@ from wif_lab.providers.okta import (
     build_client_assertion,
     load_private_key,
     okta_token_provider,
+    public_jwk,
     refusal,
 )
 
@@ -110,7 +111,7 @@ def test_client_assertion_shape(conn: dict[str, Any], ca: str) -> None:
 
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
 def test_client_secret_methods(okta: OktaMock, conn: dict[str, Any], ca: str, method: str) -> None:
-    app = okta.create_service_app(f"secret {method}", token_endpoint_auth_method=method)
+    app = okta.create_service_app(f"secret {method}", token_endpoint_auth_method=method, require_dpop=False)
     okta.lab_server.add_policy_rule("Anthropic workloads", clients=[app], scopes=["anthropic.access"])
     client = OktaClient(conn["issuer"], app.client_id, client_secret=app.client_secret, auth_method=method, verify=ca)
     assert client.fetch_token().claims()["cid"] == app.client_id
@@ -129,6 +130,23 @@ def test_dpop_round_trip(okta: OktaMock, conn: dict[str, Any], ca: str) -> None:
     token = OktaClient(conn["issuer"], app.client_id, dpop_key=ec.generate_private_key(ec.SECP256R1()),
                        **common).fetch_token()
     assert token.token_type == "DPoP" and "jkt" in token.claims()["cnf"]
+
+
+def test_the_scenario_app_left_at_okta_defaults_requires_dpop(okta: OktaMock, conn: dict[str, Any], ca: str) -> None:
+    """A new API Services app has "Require DPoP" ticked; the guide's workload apps have it unticked."""
+    from wif_lab.providers.okta import new_dpop_key
+    from wif_lab.tokens import jwk_thumbprint
+
+    assert okta.create_service_app("fresh from the console").require_dpop
+    assert okta.app(conn["new_app"]["client_id"]).require_dpop
+    assert not okta.app(conn["client_id"]).require_dpop and not okta.app(conn["second_app"]["client_id"]).require_dpop
+    with pytest.raises(ProviderError, match="DPoP proof JWT header is missing"):
+        OktaClient.from_connection(conn, ca, app="new_app").fetch_token()
+    proof_key = new_dpop_key()
+    client = OktaClient.from_connection(conn, ca, app="new_app", dpop_key=proof_key)
+    token = client.fetch_token()
+    assert token.token_type == "DPoP"
+    assert token.claims()["cnf"]["jkt"] == client.dpop_key_thumbprint == jwk_thumbprint(public_jwk(proof_key))
 
 
 @pytest.mark.parametrize(("overrides", "status", "error", "hint_fragment"), [
@@ -159,7 +177,7 @@ def test_refusals_become_one_error_with_a_hint(
 
 def test_policy_denial_hint(okta: OktaMock, conn: dict[str, Any], ca: str) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
-    app = okta.create_service_app("unassigned", public_jwk=jwk_with_kid(key))
+    app = okta.create_service_app("unassigned", public_jwk=jwk_with_kid(key), require_dpop=False)
     with pytest.raises(ProviderError) as refused:
         OktaClient(conn["issuer"], app.client_id, private_key=key, verify=ca).fetch_token()
     assert (refused.value.status, refused.value.error) == (401, "access_denied")

@@ -93,7 +93,8 @@ def test_authlib_assertion_for_the_issuer_is_refused(conn: dict[str, Any], lab_s
 
 def test_authlib_client_secret_basic(stack: MockStack, conn: dict[str, Any], lab_ssl: ssl.SSLContext) -> None:
     okta: OktaMock = stack.mocks["okta"]  # type: ignore[assignment]
-    app = okta.create_service_app("authlib secret app", token_endpoint_auth_method="client_secret_basic")
+    app = okta.create_service_app("authlib secret app", token_endpoint_auth_method="client_secret_basic",
+                                    require_dpop=False)
     okta.lab_server.add_policy_rule("Anthropic workloads", clients=[app], scopes=["anthropic.access"])
     with OAuth2Client(app.client_id, app.client_secret, scope="anthropic.access", verify=lab_ssl) as client:
         token = client.fetch_token(conn["token_endpoint"], grant_type="client_credentials")

@@ -102,3 +102,21 @@ def test_claim_rows_explain_times_and_mark_rule_claims() -> None:
 )
 def test_relative_times_are_coarse(seconds: int, text: str) -> None:
     assert relative(seconds) == text
+
+
+def test_jwk_thumbprint_matches_the_rfc_7638_example() -> None:
+    """RFC 7638 section 3.1: the RSA key example and its SHA-256 thumbprint (members other than e, kty, n
+    are ignored)."""
+    from wif_lab.tokens import jwk_thumbprint
+
+    jwk = {
+        "kty": "RSA",
+        "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXj"
+             "BZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8"
+             "KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_x"
+             "BniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+        "e": "AQAB",
+        "alg": "RS256",
+        "kid": "2011-04-29",
+    }
+    assert jwk_thumbprint(jwk) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"

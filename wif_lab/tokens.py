@@ -6,6 +6,9 @@ a relying party would, raising one typed :mod:`wif_lab.errors` error per failure
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -245,3 +248,10 @@ def _compact(value: Any) -> str:
     import json
 
     return json.dumps(value, sort_keys=True, separators=(", ", ": "))
+
+
+def jwk_thumbprint(jwk: dict[str, Any]) -> str:
+    """RFC 7638 SHA-256 thumbprint of a public JWK: the ``cnf.jkt`` a DPoP-bound token carries."""
+    members = ("e", "kty", "n") if jwk.get("kty") == "RSA" else ("crv", "kty", "x", "y")
+    canonical = json.dumps({k: jwk[k] for k in members}, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()

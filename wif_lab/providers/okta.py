@@ -31,6 +31,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from ..errors import ConfigurationError, ProviderError, ProviderUnreachable
 from ..redact import redact, redact_text
+from ..tokens import jwk_thumbprint
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 DEFAULT_SCOPE = "anthropic.access"
@@ -133,6 +134,11 @@ def public_jwk(key: PrivateKey) -> dict[str, Any]:
     jwk = json.loads(RSAAlgorithm.to_jwk(pub) if isinstance(pub, rsa.RSAPublicKey) else ECAlgorithm.to_jwk(pub))
     jwk.pop("key_ops", None)
     return jwk
+
+
+def new_dpop_key() -> ec.EllipticCurvePrivateKey:
+    """A fresh P-256 key for DPoP proofs. Keep it as long as the client: its tokens are bound to it."""
+    return ec.generate_private_key(ec.SECP256R1())
 
 
 def build_dpop_proof(
@@ -348,6 +354,11 @@ class OktaClient:
         }
         kwargs.update(overrides)
         return cls(kwargs.pop("issuer", issuer), creds["client_id"], **kwargs)
+
+    @property
+    def dpop_key_thumbprint(self) -> str | None:
+        """The RFC 7638 thumbprint of the DPoP key: what a bound token's ``cnf.jkt`` must equal."""
+        return jwk_thumbprint(public_jwk(self._dpop_key)) if self._dpop_key is not None else None
 
     # --- requests ----------------------------------------------------------------------------------
     def client_assertion(self) -> str:

@@ -1,8 +1,16 @@
-"""Okta demonstrations: tokens from the second service app and from the org authorization server."""
+"""Okta demonstrations: tokens from the second service app, from the org authorization server, and from
+an app left at Okta's defaults (DPoP required). Lab-only: in live mode each helper returns ``None`` and
+the outcome says the step was skipped."""
 
 from __future__ import annotations
 
-from ..providers.okta import OktaClient
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..display import Table
+from ..errors import ProviderError, WifLabError
+from ..providers.okta import OktaClient, PrivateKey
+from ..redact import redact
 from ..runbook import Runbook
 
 
@@ -23,5 +31,72 @@ def org_server_client(rb: Runbook) -> OktaClient | None:
                                       token_endpoint=org["token_endpoint"], scope=org["scope"])
 
 
+def new_app_client(rb: Runbook, *, dpop_key: PrivateKey | None = None) -> OktaClient | None:
+    """The app created with Okta's console defaults, "Require DPoP" still ticked (lab only).
+
+    With ``dpop_key`` the client sends a DPoP proof signed by that key with every token request.
+    """
+    if rb.lab is None:
+        return None
+    return OktaClient.from_connection(rb.lab.section("okta"), rb.lab.ca_bundle, app="new_app", dpop_key=dpop_key)
+
+
 def token_or_none(client: OktaClient | None) -> str | None:
     return client.fetch_token().access_token if client is not None else None
+
+
+@dataclass
+class OktaOutcome:
+    """One token request shown as a table: the token (redacted) and its binding, or Okta's refusal."""
+
+    title: str
+    status: str  # "accepted" | "refused" | "skipped"
+    token_type: str = ""
+    claims: dict[str, Any] = field(default_factory=dict)
+    token: str = ""
+    bound_to_proof_key: bool | None = None
+    error: WifLabError | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == "accepted"
+
+    def table(self) -> Table:
+        rows: list[tuple[str, str]] = [("outcome", self.status)]
+        if self.status == "skipped":
+            rows.append(("note", "lab-only demonstration (skipped in live mode)"))
+        if self.accepted:
+            rows += [("access_token", redact(self.token, short=True)), ("token_type", self.token_type),
+                     ("sub", str(self.claims.get("sub"))), ("scp", " ".join(self.claims.get("scp", [])))]
+            if "cnf" in self.claims:
+                rows.append(("cnf.jkt equals the proof key's thumbprint", str(self.bound_to_proof_key).lower()))
+        if isinstance(self.error, ProviderError):
+            rows += [("HTTP status", str(self.error.status)), ("error", str(self.error.error)),
+                     ("error_description", str(self.error.description))]
+        elif self.error is not None:
+            rows.append(("error", self.error.message))
+        if self.error is not None and self.error.hint:
+            rows.append(("check next", self.error.hint))
+        return Table(self.title, ["field", "value"], rows)
+
+    def __repr__(self) -> str:
+        return repr(self.table())
+
+    def _repr_html_(self) -> str:
+        return self.table()._repr_html_()
+
+
+def try_token(client: OktaClient | None, title: str) -> OktaOutcome:
+    """Ask Okta for a token and report the answer instead of raising (``None`` client: a skipped step)."""
+    if client is None:
+        return OktaOutcome(title, "skipped")
+    try:
+        token = client.fetch_token()
+    except WifLabError as exc:
+        return OktaOutcome(title, "refused", error=exc)
+    claims = token.claims()
+    bound = None
+    if "cnf" in claims:
+        bound = claims["cnf"].get("jkt") == client.dpop_key_thumbprint
+    return OktaOutcome(title, "accepted", token_type=token.token_type, claims=claims, token=token.access_token,
+                       bound_to_proof_key=bound)

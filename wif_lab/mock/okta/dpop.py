@@ -9,8 +9,6 @@ carries ``cnf.jkt``, the proof key's RFC 7638 thumbprint.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import secrets
 import threading
@@ -21,6 +19,7 @@ import jwt
 from jwt.exceptions import InvalidSignatureError, PyJWTError
 from jwt.utils import base64url_decode
 
+from ...tokens import jwk_thumbprint
 from . import errors as E
 from .console import ASSERTION_ALGS
 
@@ -28,13 +27,6 @@ PROOF_MAX_AGE = 300
 NONCE_RENEW = 24 * 3600  # a new nonce every day …
 NONCE_VALID = 3 * 24 * 3600  # … each accepted for three days
 _PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "k")
-
-
-def jwk_thumbprint(jwk: dict[str, Any]) -> str:
-    """RFC 7638 SHA-256 thumbprint of a public JWK (the ``cnf.jkt`` value)."""
-    members = ("e", "kty", "n") if jwk.get("kty") == "RSA" else ("crv", "kty", "x", "y")
-    canonical = json.dumps({k: jwk[k] for k in members}, separators=(",", ":"), sort_keys=True)
-    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
 
 
 class DpopVerifier:

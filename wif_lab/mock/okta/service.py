@@ -44,7 +44,7 @@ ANTHROPIC_AUDIENCE = "https://api.anthropic.com"
 LAB_SCOPE = "anthropic.access"
 LAB_POLICY = "Anthropic workloads"
 ORG_LAB_SCOPE = "okta.apps.read"
-WORKLOAD_KEY, SECOND_WORKLOAD_KEY = "okta-workload", "okta-workload-2"
+WORKLOAD_KEY, SECOND_WORKLOAD_KEY, NEW_APP_KEY = "okta-workload", "okta-workload-2", "okta-new-app"
 KEYS_CACHE_CONTROL = "max-age=86400, must-revalidate"
 
 _RESPONSE_TYPES = ["code", "token", "id_token", "code id_token", "code token", "id_token token", "code id_token token"]
@@ -95,8 +95,9 @@ class OktaMock:
 
     Built with the lab scenario of the Okta WIF guide already clicked through: a custom
     authorization server (``aus…``) and ``default``, both with audience ``https://api.anthropic.com``
-    and scope ``anthropic.access``; two API Services apps using ``private_key_jwt`` (DPoP not
-    required) allowed by an access policy rule. Pass ``scenario=False`` for a bare org.
+    and scope ``anthropic.access``; two API Services apps using ``private_key_jwt`` with "Require DPoP"
+    unticked as the guide says, and a third left at Okta's defaults (DPoP required), all allowed by an
+    access policy rule. Pass ``scenario=False`` for a bare org.
     """
 
     name = "okta"
@@ -120,6 +121,7 @@ class OktaMock:
                                              "urn:ietf:params:oauth:grant-type:token-exchange"))
         self.workload_app: ServiceApp | None = None
         self.second_app: ServiceApp | None = None
+        self.new_app: ServiceApp | None = None
         self.lab_server: AuthorizationServer | None = None
         if scenario:
             self._set_up_lab_scenario()
@@ -131,15 +133,16 @@ class OktaMock:
         *,
         public_jwk: dict[str, Any] | Iterable[dict[str, Any]] | None = None,
         token_endpoint_auth_method: str = "private_key_jwt",
-        require_dpop: bool = False,
+        require_dpop: bool = True,
         client_secret: str | None = None,
         profile: dict[str, Any] | None = None,
     ) -> ServiceApp:
         """Applications → Create App Integration → API Services, then Client Credentials → Edit.
 
         ``public_jwk``: one JWK, a list, or a JWKS dict (public keys only). Secret methods get a
-        generated 40-character secret unless ``client_secret`` is given. Okta's console ticks
-        "Require DPoP" for new apps; the Okta WIF guide unticks it, hence the default here.
+        generated 40-character secret unless ``client_secret`` is given. ``require_dpop`` defaults to
+        on, as Okta's console ticks "Require DPoP" for every new API Services app since 2024; the
+        Okta WIF guide unticks it (``require_dpop=False``).
         """
         if token_endpoint_auth_method not in AUTH_METHODS:
             raise ValueError(f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}")
@@ -195,15 +198,21 @@ class OktaMock:
         keys = self.ctx.keys
         self.workload_app = self.create_service_app(
             "wif-lab workload", public_jwk=jwk_with_kid(keys.private_key(WORKLOAD_KEY)),
-            profile={"workload": "wif-lab-pipeline"},
+            profile={"workload": "wif-lab-pipeline"}, require_dpop=False,
         )
         self.second_app = self.create_service_app(
             "wif-lab second workload", public_jwk=jwk_with_kid(keys.private_key(SECOND_WORKLOAD_KEY)),
-            profile={"workload": "wif-lab-other"},
+            profile={"workload": "wif-lab-other"}, require_dpop=False,
         )
         self.workload_app.grant_okta_api_scopes(ORG_LAB_SCOPE)
         self.lab_server = self.create_authorization_server(
             "Anthropic API", audience=ANTHROPIC_AUDIENCE, description="Tokens for Workload Identity Federation"
+        )
+        # Left at the console's defaults, DPoP required (created after the server, so the older
+        # objects keep their seeded ids).
+        self.new_app = self.create_service_app(
+            "wif-lab new app (Okta defaults)", public_jwk=jwk_with_kid(keys.private_key(NEW_APP_KEY)),
+            profile={"workload": "wif-lab-new"},
         )
         default = self.authorization_server("default")
         default.set_audience(ANTHROPIC_AUDIENCE)
@@ -211,7 +220,7 @@ class OktaMock:
             server.add_scope(LAB_SCOPE, description="Exchange for Claude API access", discoverable=True)
         self.lab_server.add_policy_rule(
             LAB_POLICY, name="Workloads may request anthropic.access",
-            clients=[self.workload_app, self.second_app], scopes=[LAB_SCOPE],
+            clients=[self.workload_app, self.second_app, self.new_app], scopes=[LAB_SCOPE],
         )
 
     def connection(self) -> dict[str, Any]:
@@ -225,7 +234,7 @@ class OktaMock:
                 "scope": ORG_LAB_SCOPE,
             },
         }
-        if self.lab_server and self.workload_app and self.second_app:
+        if self.lab_server and self.workload_app and self.second_app and self.new_app:
             section.update(
                 issuer=self.lab_server.issuer,
                 token_endpoint=self.lab_server.token_endpoint,
@@ -235,6 +244,7 @@ class OktaMock:
                 audience=ANTHROPIC_AUDIENCE,
                 **self._app_section(self.workload_app, WORKLOAD_KEY),
                 second_app=self._app_section(self.second_app, SECOND_WORKLOAD_KEY),
+                new_app=self._app_section(self.new_app, NEW_APP_KEY) | {"require_dpop": True},
             )
         return section
 
