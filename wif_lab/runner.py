@@ -67,6 +67,8 @@ def execute(notebook: Path, output: Path, parameters: dict[str, Any], timeout: i
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+    from .kernel import SlicedPollKernelManager
+
     output.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     try:
@@ -75,6 +77,7 @@ def execute(notebook: Path, output: Path, parameters: dict[str, Any], timeout: i
             cwd=str(notebook.parent), execution_timeout=timeout, progress_bar=False,
             request_save_on_cell_execute=False, shutdown_kernel="immediate", log_output=False,
             extra_arguments=["--IPKernelApp.log_level=ERROR"],  # quiet the kernel's own start-up warnings
+            kernel_manager_class=SlicedPollKernelManager,  # no minute-long stalls on a missed wake-up
         )
     except pm.PapermillExecutionError as exc:
         # nbclient runs past cells tagged raises-exception, but papermill reports their (expected)
