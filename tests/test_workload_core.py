@@ -191,3 +191,22 @@ def test_settings_name_an_unknown_connection_section(lab: MockStack) -> None:
     with pytest.raises(errors.ConfigurationError, match="no section 'imds'") as info:
         rb.settings("imds", tenant_id="")
     assert "azure" in info.value.hint and "aks" in info.value.hint
+
+
+def test_starting_a_lab_prunes_run_dirs_of_dead_processes(tmp_path: Path) -> None:
+    """papermill kills kernels outright, so their atexit never removes the run dir; the next start does."""
+    import os
+    import subprocess
+    import sys
+
+    from wif_lab.lab import _prune_run_dirs
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(gone.stdout)
+    run_root = tmp_path / "run"
+    (run_root / f"{dead_pid}-abcd1234" / "kubernetes").mkdir(parents=True)
+    (run_root / f"connection-{dead_pid}-7f.json").write_text("{}")  # the older layout
+    (run_root / f"{os.getpid()}-live0001").mkdir()
+    (run_root / "notes").mkdir()  # not ours to judge
+    _prune_run_dirs(run_root)
+    assert sorted(p.name for p in run_root.iterdir()) == sorted([f"{os.getpid()}-live0001", "notes"])

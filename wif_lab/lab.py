@@ -177,12 +177,36 @@ def start(state_dir: str | Path | None = None, *, host: str = "127.0.0.1", port:
     # Keys and CA are cached in the state dir for every lab; this lab's connection file and token
     # files get a folder of their own, so two kernels (notebooks run side by side) never overwrite
     # each other's pod token files.
+    _prune_run_dirs(state / "run")
     run_dir = state / "run" / f"{os.getpid()}-{secrets.token_hex(4)}"
     stack = MockStack(state, host=host, port=port, connection_file=run_dir / "connection.json", run_dir=run_dir)
     stack.start()
     lab = Lab(Connection.load(stack.connection_file), stack, run_dir=run_dir)
     atexit.register(lab.close)
     return lab
+
+
+def _prune_run_dirs(run_root: Path) -> None:
+    """Remove the run dirs of labs whose process is gone (a killed kernel never runs its atexit)."""
+    if not run_root.is_dir():
+        return
+    for entry in run_root.iterdir():
+        pid_text = entry.name.removeprefix("connection-").split("-", 1)[0]
+        if pid_text.isdigit() and not _process_alive(int(pid_text)):
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def attach(connection_file: str | Path) -> Lab:
