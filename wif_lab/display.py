@@ -24,6 +24,20 @@ def _cut(text: str, limit: int = MAX_CELL) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+class ShownAsTable:
+    """For results a notebook shows as their :meth:`table` (text and HTML), never as raw fields that
+    could hold a token. Dataclasses using it need ``repr=False`` so their generated repr stays out."""
+
+    def table(self) -> Table:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return repr(self.table())
+
+    def _repr_html_(self) -> str:
+        return self.table()._repr_html_()
+
+
 class Table:
     """A small table with a title; ``_repr_html_`` for Jupyter, ``repr`` for plain text."""
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .display import Table, event_summary, summary, verdicts_table
+from .display import ShownAsTable, Table, event_summary, summary, verdicts_table
 from .errors import ConfigurationError, ExchangeRefused, WifLabError
 from .exchange import ExchangeResult, exchange
 from .lab import Lab, connect
@@ -43,7 +43,7 @@ class Note:
         return f"> ℹ️ {self.text}"
 
 
-class Settings(dict[str, Any]):
+class Settings(ShownAsTable, dict[str, Any]):
     """Resolved parameters for one provider; attribute access, secrets redacted when shown."""
 
     def __getattr__(self, name: str) -> Any:
@@ -54,12 +54,6 @@ class Settings(dict[str, Any]):
 
     def table(self, title: str = "Settings") -> Table:
         return summary(title, {k: _shown(k, v) for k, v in self.items()})
-
-    def __repr__(self) -> str:
-        return repr(self.table())
-
-    def _repr_html_(self) -> str:
-        return self.table()._repr_html_()
 
 
 def _shown(key: str, value: Any) -> Any:
@@ -72,8 +66,8 @@ def _shown(key: str, value: Any) -> Any:
     return value
 
 
-@dataclass
-class Outcome:
+@dataclass(repr=False)
+class Outcome(ShownAsTable):
     """The result of a demonstration step: accepted, refused (with the event that explains it), or skipped."""
 
     title: str
@@ -111,12 +105,6 @@ class Outcome:
             if status.get("detail"):
                 rows.append(("event detail", status["detail"]))
         return Table(self.title, ["field", "value"], rows)
-
-    def __repr__(self) -> str:
-        return repr(self.table())
-
-    def _repr_html_(self) -> str:
-        return self.table()._repr_html_()
 
 
 class Runbook:

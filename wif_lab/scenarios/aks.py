@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from ..display import Table, summary
+from ..display import ShownAsTable, Table, summary
 from ..errors import ConfigurationError, ProviderError, WifLabError
 from ..mock.entra import ERROR_DESCRIPTION_TAIL, EntraMock
 from ..mock.kubernetes import ANTHROPIC_VOLUME, AZURE_VOLUME, POD_MOUNT_ROOT, VOLUME_PATHS, KubernetesMock
@@ -228,8 +228,8 @@ def _wrapped(name: str, text: str) -> list[tuple[str, str]]:
     return [(name if i == 0 else "", line) for i, line in enumerate(lines)]
 
 
-@dataclass
-class EntraOutcome:
+@dataclass(repr=False)
+class EntraOutcome(ShownAsTable):
     """Hop 1's result for a demonstration: the Entra token (redacted), or Entra's refusal with its hint."""
 
     title: str
@@ -267,12 +267,6 @@ class EntraOutcome:
         if self.note:
             rows.append(("note", self.note))
         return Table(self.title, ["field", "value"], rows)
-
-    def __repr__(self) -> str:
-        return repr(self.table())
-
-    def _repr_html_(self) -> str:
-        return self.table()._repr_html_()
 
 
 def try_entra(client: WorkloadIdentityClient | None, title: str) -> EntraOutcome:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..display import Table
+from ..display import ShownAsTable, Table
 from ..errors import ProviderError, WifLabError
 from ..providers.okta import OktaClient, PrivateKey
 from ..redact import redact
@@ -45,8 +45,8 @@ def token_or_none(client: OktaClient | None) -> str | None:
     return client.fetch_token().access_token if client is not None else None
 
 
-@dataclass
-class OktaOutcome:
+@dataclass(repr=False)
+class OktaOutcome(ShownAsTable):
     """One token request shown as a table: the token (redacted) and its binding, or Okta's refusal."""
 
     title: str
@@ -78,12 +78,6 @@ class OktaOutcome:
         if self.error is not None and self.error.hint:
             rows.append(("check next", self.error.hint))
         return Table(self.title, ["field", "value"], rows)
-
-    def __repr__(self) -> str:
-        return repr(self.table())
-
-    def _repr_html_(self) -> str:
-        return self.table()._repr_html_()
 
 
 def try_token(client: OktaClient | None, title: str) -> OktaOutcome:
