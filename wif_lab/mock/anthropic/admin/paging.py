@@ -90,8 +90,6 @@ def cursor_page(
     return {"data": [copy.deepcopy(record) for _, record in chunk], "next_page": next_page}
 
 
-
-
 def keyed_page(kind: str, rows: list[dict[str, Any]], key: str, limit: int, page: str | None) -> dict[str, Any]:
     """A page of rows that can disappear (memberships): the cursor is the last row's ``key``, and a
     cursor whose row is gone is a 400 telling the caller to start over."""
