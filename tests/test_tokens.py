@@ -120,3 +120,18 @@ def test_jwk_thumbprint_matches_the_rfc_7638_example() -> None:
         "kid": "2011-04-29",
     }
     assert jwk_thumbprint(jwk) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+
+
+def test_fresh_tokens_are_described_from_their_issue_time() -> None:
+    """A just-issued token reads the same whichever second the cell runs in (stable notebook outputs);
+    an older one is described from now."""
+    import jwt
+
+    iat = 1_800_000_000
+    token = decode(jwt.encode({"iat": iat, "nbf": iat, "exp": iat + 4057}, "k" * 32))  # 67.6 min
+    for elapsed in (0, 10, 59):
+        rows = {r.name: r.note for r in claim_rows(token, now=iat + elapsed)}
+        assert rows["exp"].endswith("(expires in 68 min)")
+        assert rows["iat"].endswith("(issued just now)") and rows["nbf"].endswith("(valid from just now)")
+    older = {r.name: r.note for r in claim_rows(token, now=iat + 600)}
+    assert older["exp"].endswith("(expires in 58 min)") and older["iat"].endswith("(issued 10 min ago)")

@@ -196,7 +196,7 @@ def utc(ts: float) -> str:
 
 def relative(seconds: float) -> str:
     """'in 59 min' / '3 h ago' — coarse on purpose, so notebook outputs stay stable."""
-    future = seconds >= 0
+    future = seconds > 0
     s = abs(int(seconds))
     if s < 60:
         return "in under a minute" if future else "just now"
@@ -224,6 +224,11 @@ def claim_rows(
 ) -> list[ClaimRow]:
     """Rows for a claims table: times in UTC plus relative, and which claims a rule reads."""
     now = time.time() if now is None else now
+    iat = token.claims.get("iat")
+    if isinstance(iat, int | float) and 0 <= now - iat < 60:
+        # Issued within the last minute: describe the times from issue, so "expires in 68 min" reads
+        # the same however many seconds the notebook took to get here.
+        now = iat
     rows: list[ClaimRow] = []
     for name in sorted(token.claims, key=_claim_order):
         value = token.claims[name]
@@ -245,8 +250,6 @@ def _claim_order(name: str) -> tuple[int, str]:
 
 
 def _compact(value: Any) -> str:
-    import json
-
     return json.dumps(value, sort_keys=True, separators=(", ", ": "))
 
 
