@@ -462,3 +462,43 @@ def test_secrets_stay_out_of_reprs_and_the_log(caller: Caller) -> None:
     assert app.client_secret and app.client_secret not in repr(app) and app.client_secret not in log
     assert [(e["status"], e["error"]) for e in caller.okta.request_log] == [(200, None), (401, "invalid_client")]
     assert "eyJ" not in log
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # signing as Okta's 40-char secrets do
+def test_client_secret_jwt(caller: Caller) -> None:
+    """An app set to client_secret_jwt proves itself with an HS256/384/512 assertion keyed by its secret."""
+    okta = caller.okta
+    app = okta.create_service_app("hmac workload", token_endpoint_auth_method="client_secret_jwt", require_dpop=False)
+    okta.lab_server.add_policy_rule("Anthropic workloads", clients=[app], scopes=["anthropic.access"])
+    assert app.client_secret is not None and len(app.client_secret) >= 32
+    caller.client_id = app.client_id
+
+    def answer(key: Any, alg: str, **claims: Any) -> tuple[int, str, str]:
+        response = caller.post(assertion=caller.assertion(key=key, alg=alg, kid=None, **claims))
+        body = response.json()
+        return response.status_code, body.get("error", ""), body.get("error_description", body.get("token_type", ""))
+
+    secret = app.client_secret.encode()
+    for alg in ("HS256", "HS384", "HS512"):
+        assert answer(secret, alg)[:2] == (200, "")
+    assert answer(b"x" * 40, "HS256") == (401, "invalid_client", "The client_assertion signature is invalid.")
+    assert answer(caller.key, "RS256") == (
+        401, "invalid_client", "The client_assertion JWT signature algorithm is invalid.")
+    once = caller.assertion(key=secret, alg="HS256", kid=None)
+    assert caller.post(assertion=once).status_code == 200
+    replayed = caller.post(assertion=once).json()
+    assert replayed["error_description"] == "The client_assertion token has already been used."
+    # The secret cannot double as a Basic credential for this app.
+    assert caller.post_secret(app).json()["error"] == "invalid_client"
+
+    # The workload app (private_key_jwt) is not allowed HMAC assertions.
+    caller.client_id = caller.conn["client_id"]
+    assert answer(secret, "HS256")[2] == "The client_assertion JWT signature algorithm is invalid."
+
+    # A secret shorter than 32 characters cannot verify an HMAC assertion at all.
+    short = okta.create_service_app("short secret", token_endpoint_auth_method="client_secret_jwt",
+                                    client_secret="s" * 31, require_dpop=False)
+    okta.lab_server.add_policy_rule("Short", clients=[short], scopes=["anthropic.access"])
+    caller.client_id = short.client_id
+    assert answer(b"s" * 31, "HS256") == (
+        401, "invalid_client", "The client secret is too short to verify a JWT HMAC.")

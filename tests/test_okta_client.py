@@ -132,6 +132,26 @@ def test_dpop_round_trip(okta: OktaMock, conn: dict[str, Any], ca: str) -> None:
     assert token.token_type == "DPoP" and "jkt" in token.claims()["cnf"]
 
 
+def test_client_secret_jwt(okta: OktaMock, conn: dict[str, Any], ca: str) -> None:
+    app = okta.create_service_app("hmac client", token_endpoint_auth_method="client_secret_jwt", require_dpop=False)
+    okta.lab_server.add_policy_rule("Anthropic workloads", clients=[app], scopes=["anthropic.access"])
+    client = OktaClient(conn["issuer"], app.client_id, client_secret=app.client_secret, auth_method="client_secret_jwt",
+                        verify=ca)
+    assert jwt.get_unverified_header(client.client_assertion())["alg"] == "HS256"
+    assert client.fetch_token().claims()["cid"] == app.client_id
+    assert app.client_secret not in repr(client)
+
+    short = okta.create_service_app("short hmac", token_endpoint_auth_method="client_secret_jwt",
+                                    client_secret="s" * 31, require_dpop=False)
+    okta.lab_server.add_policy_rule("Short", clients=[short], scopes=["anthropic.access"])
+    # pyjwt warns about the short HMAC key on the way out; Okta refuses it on the way in.
+    with pytest.warns(jwt.warnings.InsecureKeyLengthWarning), pytest.raises(ProviderError) as refused:
+        OktaClient(conn["issuer"], short.client_id, client_secret="s" * 31, auth_method="client_secret_jwt",
+                   verify=ca).fetch_token()
+    assert refused.value.description == "The client secret is too short to verify a JWT HMAC."
+    assert "at least 32 characters" in refused.value.hint
+
+
 def test_the_scenario_app_left_at_okta_defaults_requires_dpop(okta: OktaMock, conn: dict[str, Any], ca: str) -> None:
     """A new API Services app has "Require DPoP" ticked; the guide's workload apps have it unticked."""
     from wif_lab.providers.okta import new_dpop_key

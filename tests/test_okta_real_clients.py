@@ -16,7 +16,7 @@ import jwt
 import pytest
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import OAuth2Client
-from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from authlib.oauth2.rfc7523 import ClientSecretJWT, PrivateKeyJWT
 from joserfc.jwk import RSAKey
 from okta_jwt_verifier import AccessTokenVerifier
 from okta_jwt_verifier.exceptions import JWTValidationException
@@ -97,6 +97,19 @@ def test_authlib_client_secret_basic(stack: MockStack, conn: dict[str, Any], lab
                                     require_dpop=False)
     okta.lab_server.add_policy_rule("Anthropic workloads", clients=[app], scopes=["anthropic.access"])
     with OAuth2Client(app.client_id, app.client_secret, scope="anthropic.access", verify=lab_ssl) as client:
+        token = client.fetch_token(conn["token_endpoint"], grant_type="client_credentials")
+    assert jwt.decode(token["access_token"], options={"verify_signature": False})["cid"] == app.client_id
+
+
+def test_authlib_client_secret_jwt(stack: MockStack, conn: dict[str, Any], lab_ssl: ssl.SSLContext) -> None:
+    """authlib's own client_secret_jwt (HS256 assertion keyed by the secret) against an app set to it."""
+    okta: OktaMock = stack.mocks["okta"]  # type: ignore[assignment]
+    app = okta.create_service_app("authlib hmac app", token_endpoint_auth_method="client_secret_jwt",
+                                  require_dpop=False)
+    okta.lab_server.add_policy_rule("Anthropic workloads", clients=[app], scopes=["anthropic.access"])
+    auth = ClientSecretJWT(conn["token_endpoint"])
+    with OAuth2Client(app.client_id, app.client_secret, token_endpoint_auth_method=auth, scope="anthropic.access",
+                      verify=lab_ssl) as client:
         token = client.fetch_token(conn["token_endpoint"], grant_type="client_credentials")
     assert jwt.decode(token["access_token"], options={"verify_signature": False})["cid"] == app.client_id
 

@@ -38,7 +38,8 @@ DEFAULT_SCOPE = "anthropic.access"
 # Okta refuses an assertion whose exp is more than one hour ahead; a few minutes also survives clock skew.
 ASSERTION_LIFETIME = 300
 DEFAULT_TIMEOUT = 10.0
-AUTH_METHODS = ("private_key_jwt", "client_secret_basic", "client_secret_post")
+AUTH_METHODS = ("private_key_jwt", "client_secret_jwt", "client_secret_basic", "client_secret_post")
+ASSERTION_METHODS = ("private_key_jwt", "client_secret_jwt")
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 Verify = str | Path | bool | ssl.SSLContext
@@ -108,13 +109,17 @@ def signing_algorithm(key: PrivateKey) -> str:
 def build_client_assertion(
     client_id: str,
     token_endpoint: str,
-    private_key: PrivateKey,
+    private_key: PrivateKey | str,
     *,
     key_id: str | None = None,
     lifetime: int = ASSERTION_LIFETIME,
     now: float | None = None,
 ) -> str:
-    """An RFC 7523 client assertion for Okta: single-use (fresh ``jti``) and short-lived."""
+    """An RFC 7523 client assertion for Okta: single-use (fresh ``jti``) and short-lived.
+
+    ``private_key`` signs it (``private_key_jwt``); a client secret string HMAC-signs it with HS256
+    instead (``client_secret_jwt``, which Okta accepts only for secrets of 32 characters or more).
+    """
     issued = int(time.time() if now is None else now)
     claims = {
         "iss": client_id,
@@ -125,6 +130,8 @@ def build_client_assertion(
         "jti": str(uuid.uuid4()),
     }
     headers = {"kid": key_id} if key_id else None
+    if isinstance(private_key, str):
+        return jwt.encode(claims, private_key.encode(), algorithm="HS256")
     return jwt.encode(claims, private_key, algorithm=signing_algorithm(private_key), headers=headers)
 
 
@@ -179,8 +186,11 @@ _ASSERTION_HINTS = {
     "kid is invalid": "the kid header ({key_id}) must equal the kid of a public key registered on the app "
     "(app → General → Client Credentials → Public keys)",
     "signature is invalid": "the private key must be the pair of the public key registered on the app under "
-    "that kid (was the key regenerated?)",
-    "signature algorithm": "sign with RS256/384/512 or ES256/384/512; HS* only suits client_secret_jwt",
+    "that kid (was the key regenerated?); for client_secret_jwt, the app's current client secret",
+    "signature algorithm": "match the app's client authentication: RS256/384/512 or ES256/384/512 with a private "
+    "key (private_key_jwt), HS256/384/512 with the client secret (client_secret_jwt)",
+    "too short to verify a JWT HMAC": "client_secret_jwt needs a client secret of at least 32 characters: "
+    "regenerate the app's secret, or switch the app to private_key_jwt",
     "issuer claim": "iss and sub must both be the app's client ID ({client_id}), an app in this Okta org",
     "subject claim": "iss and sub must both be the app's client ID ({client_id})",
     "already been used": "build a new assertion (fresh jti) for every token request; never replay one",
@@ -363,16 +373,18 @@ class OktaClient:
     # --- requests ----------------------------------------------------------------------------------
     def client_assertion(self) -> str:
         """A fresh signed client assertion for this app and token endpoint."""
-        if self._private_key is None:
-            raise ConfigurationError("this client authenticates with a client secret, not an assertion")
-        return build_client_assertion(self.client_id, self.token_endpoint, self._private_key, key_id=self.key_id,
+        if self.auth_method not in ASSERTION_METHODS:
+            raise ConfigurationError(f"this client authenticates with {self.auth_method}, not an assertion")
+        signer = self._private_key if self.auth_method == "private_key_jwt" else self._client_secret
+        assert signer is not None  # checked in __init__
+        return build_client_assertion(self.client_id, self.token_endpoint, signer, key_id=self.key_id,
                                       lifetime=self.assertion_lifetime)
 
     def _request(self) -> httpx.Response:
         data = {"grant_type": "client_credentials", "scope": self.scope}
         headers = {"accept": "application/json"}
         auth: httpx.Auth | None = None
-        if self.auth_method == "private_key_jwt":
+        if self.auth_method in ASSERTION_METHODS:
             data.update(client_assertion_type=CLIENT_ASSERTION_TYPE, client_assertion=self.client_assertion())
         elif self.auth_method == "client_secret_post":
             data.update(client_id=self.client_id, client_secret=self._client_secret or "")

@@ -1,8 +1,10 @@
-"""Client authentication at Okta's token endpoint (OAuth 2.0 §2.3, RFC 7523 ``private_key_jwt``).
+"""Client authentication at Okta's token endpoint (OAuth 2.0 §2.3, RFC 7523 ``private_key_jwt`` and
+``client_secret_jwt``).
 
 Follows Okta's "Build a JWT for client authentication" and the token endpoint reference: exactly one
 credential source (Basic header, post body, or ``client_assertion``); a ``private_key_jwt``
-assertion must be signed (RS256/384/512, ES256/384/512) by a key registered on the app, with
+assertion must be signed (RS256/384/512, ES256/384/512) by a key registered on the app, a
+``client_secret_jwt`` one with HS256/384/512 and the app's secret (at least 32 characters); both with
 ``iss`` = ``sub`` = client id, ``aud`` = the token endpoint invoked, ``exp`` at most one hour ahead,
 ``iat`` not in the future, and a ``jti`` that is single-use when present.
 """
@@ -14,6 +16,7 @@ import binascii
 import hmac
 import json
 import threading
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,11 +25,14 @@ from urllib.parse import unquote_plus
 import jwt
 from jwt.exceptions import InvalidSignatureError, PyJWTError
 from jwt.utils import base64url_decode
+from jwt.warnings import InsecureKeyLengthWarning
 
 from . import errors as E
-from .console import ASSERTION_ALGS, SECRET_METHODS, ServiceApp
+from .console import ASSERTION_ALGS, HMAC_ASSERTION_ALGS, MIN_HMAC_SECRET, SECRET_METHODS, ServiceApp
 
 JWT_BEARER_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+# Okta verifies HS384/HS512 assertions with its 40-character secrets; pyjwt would warn on every one.
+warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning, module=__name__)
 MAX_ASSERTION_LIFETIME = 3600  # exp may be at most one hour after the request
 IAT_SKEW = 60  # [inferred] a small forward iat skew is tolerated; the exact leeway is undocumented
 
@@ -34,7 +40,7 @@ IAT_SKEW = 60  # [inferred] a small forward iat skew is tolerated; the exact lee
 @dataclass(frozen=True)
 class Authenticated:
     app: ServiceApp
-    method: str  # client_secret_basic | client_secret_post | private_key_jwt
+    method: str  # client_secret_basic | client_secret_post | client_secret_jwt | private_key_jwt
 
 
 class AssertionLedger:
@@ -88,7 +94,7 @@ def authenticate(
         app = verify_assertion(
             apps, form["client_assertion"], form.get("client_id"), token_endpoint=token_endpoint, now=now, ledger=ledger
         )
-        return Authenticated(app, "private_key_jwt")
+        return Authenticated(app, app.token_endpoint_auth_method)
     if body_id_only:
         # A public-client request (method "none"); service apps always authenticate.
         raise E.client_auth_failed()
@@ -129,7 +135,7 @@ def verify_assertion(
     now: float,
     ledger: AssertionLedger,
 ) -> ServiceApp:
-    """Check a ``private_key_jwt`` client assertion the way Okta does; return the app it proves."""
+    """Check a ``private_key_jwt`` or ``client_secret_jwt`` assertion the way Okta does; return its app."""
     try:
         header = jwt.get_unverified_header(assertion)
         claims = json.loads(base64url_decode(assertion.split(".")[1]))
@@ -138,8 +144,7 @@ def verify_assertion(
     except (PyJWTError, ValueError, IndexError, UnicodeDecodeError):
         raise E.assertion(E.ASSERTION_PARSE) from None
     alg = header.get("alg")
-    if alg not in ASSERTION_ALGS:
-        # HS* would be client_secret_jwt, which these apps do not use; "none" is never accepted.
+    if alg not in (*ASSERTION_ALGS, *HMAC_ASSERTION_ALGS):  # "none" is never accepted
         raise E.assertion(E.ASSERTION_ALG)
     client_id = body_client_id or claims.get("iss")
     app = apps.get(client_id) if isinstance(client_id, str) else None
@@ -147,10 +152,16 @@ def verify_assertion(
         raise E.assertion(E.ASSERTION_ISS)
     if claims.get("sub") != client_id:
         raise E.assertion(E.ASSERTION_SUB)
-    if app.token_endpoint_auth_method != "private_key_jwt":
+    if app.token_endpoint_auth_method == "private_key_jwt":
+        if alg not in ASSERTION_ALGS:
+            raise E.assertion(E.ASSERTION_ALG)
+        _check_signature(assertion, _registered_key(app, header.get("kid")), alg)
+    elif app.token_endpoint_auth_method == "client_secret_jwt":
+        if alg not in HMAC_ASSERTION_ALGS:
+            raise E.assertion(E.ASSERTION_ALG)
+        _check_hmac(assertion, app.client_secret or "", alg)
+    else:
         raise E.client_auth_failed()
-    jwk = _registered_key(app, header.get("kid"))
-    _check_signature(assertion, jwk, alg)
     aud = claims.get("aud")
     if not (aud == token_endpoint or (isinstance(aud, list) and token_endpoint in aud)):
         raise E.assertion(E.ASSERTION_AUD)
@@ -185,6 +196,17 @@ def _registered_key(app: ServiceApp, kid: Any) -> dict[str, Any]:
     if jwk.get("use", "sig") != "sig":
         raise E.assertion(E.ASSERTION_KEY_USE)
     return jwk
+
+
+def _check_hmac(assertion: str, secret: str, alg: str) -> None:
+    if len(secret) < MIN_HMAC_SECRET:
+        raise E.assertion(E.ASSERTION_SECRET_TOO_SHORT)
+    try:
+        jwt.api_jws.PyJWS().decode_complete(assertion, secret.encode(), algorithms=[alg])
+    except InvalidSignatureError:
+        raise E.assertion(E.ASSERTION_SIGNATURE) from None
+    except PyJWTError:
+        raise E.assertion(E.ASSERTION_PARSE) from None
 
 
 def _check_signature(assertion: str, jwk: dict[str, Any], alg: str) -> None:

@@ -32,8 +32,11 @@ CLIENT_CREDENTIALS = "client_credentials"
 ALL_CLIENTS = None
 ANY_SCOPE = None
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
-AUTH_METHODS = (*SECRET_METHODS, "private_key_jwt")
+AUTH_METHODS = (*SECRET_METHODS, "client_secret_jwt", "private_key_jwt")
+APPS_WITH_SECRETS = (*SECRET_METHODS, "client_secret_jwt")
 ASSERTION_ALGS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512")
+HMAC_ASSERTION_ALGS = ("HS256", "HS384", "HS512")  # client_secret_jwt only
+MIN_HMAC_SECRET = 32  # characters; a shorter secret cannot verify a client_secret_jwt assertion
 
 # The OIDC scopes every authorization server knows; client_credentials may not ask for them.
 OIDC_SCOPES = ("openid", "profile", "email", "address", "phone", "offline_access", "device_sso")

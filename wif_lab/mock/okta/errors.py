@@ -98,6 +98,7 @@ ASSERTION_KEY_USE = (
     "Valid values for the 'use' parameter are [sig]."
 )
 ASSERTION_SIGNATURE = "The client_assertion signature is invalid."
+ASSERTION_SECRET_TOO_SHORT = "The client secret is too short to verify a JWT HMAC."
 ASSERTION_AUD = "The audience claim for client_assertion must be the endpoint invoked for the request."
 ASSERTION_EXP_MISSING = "The client_assertion must contain the 'exp' claim as seconds since epoch."
 ASSERTION_EXPIRED = "The client_assertion token is expired."

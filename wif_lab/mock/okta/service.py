@@ -28,10 +28,10 @@ from ..keys import thumbprint
 from . import errors as E
 from .client_auth import AssertionLedger
 from .console import (
+    APPS_WITH_SECRETS,
     ASSERTION_ALGS,
     AUTH_METHODS,
     OIDC_SCOPES,
-    SECRET_METHODS,
     AuthorizationServer,
     OktaIds,
     ServiceApp,
@@ -148,7 +148,7 @@ class OktaMock:
             raise ValueError(f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}")
         app = ServiceApp(self.ids.new("0oa"), name, token_endpoint_auth_method, require_dpop=require_dpop,
                          profile=dict(profile or {}))
-        if token_endpoint_auth_method in SECRET_METHODS:
+        if token_endpoint_auth_method in APPS_WITH_SECRETS:
             app.client_secret = client_secret or secrets.token_urlsafe(30)
         if isinstance(public_jwk, dict):
             public_jwk = public_jwk.get("keys", [public_jwk])
