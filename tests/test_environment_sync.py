@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # conda-forge spells a few packages differently; extras like pyjwt[crypto] have no conda form.
-CONDA_NAMES: dict[str, str] = {}
+CONDA_NAMES: dict[str, str] = {"jupyter-client": "jupyter_client"}
 
 
 def _split(req: str) -> tuple[str, str]:
