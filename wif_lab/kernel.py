@@ -3,7 +3,7 @@
 A ZeroMQ socket signals readiness edge-triggered. Under load the asyncio client now and then misses
 the wake-up for a reply that is already waiting, and nbclient's single long poll then sleeps until the
 cell timeout before a last check finds the message: a 3-second notebook took 60 seconds (measured:
-about one run in ten with both cores busy; the reply was stamped seconds after the cell started, and
+13 of 97 runs with both cores busy; the reply was stamped seconds after the cell started, and
 the next cell began exactly one timeout later). Polling in one-second slices bounds that stall to a
 second without changing what a timeout means.
 """
