@@ -3,9 +3,9 @@
 A ZeroMQ socket signals readiness edge-triggered. Under load the asyncio client now and then misses
 the wake-up for a reply that is already waiting, and nbclient's single long poll then sleeps until the
 cell timeout before a last check finds the message: a 3-second notebook took 60 seconds (measured:
-13 of 97 runs with both cores busy; the reply was stamped seconds after the cell started, and
-the next cell began exactly one timeout later). Polling in one-second slices bounds that stall to a
-second without changing what a timeout means.
+13 of 97 runs with both cores busy; the kernel stamped its reply a fraction of a second into the cell,
+and the next cell began exactly one timeout later). Polling in one-second slices bounds that stall to
+a second without changing what a timeout means.
 """
 
 from __future__ import annotations
