@@ -244,7 +244,7 @@ class OktaMock:
                 audience=ANTHROPIC_AUDIENCE,
                 **self._app_section(self.workload_app, WORKLOAD_KEY),
                 second_app=self._app_section(self.second_app, SECOND_WORKLOAD_KEY),
-                new_app=self._app_section(self.new_app, NEW_APP_KEY) | {"require_dpop": True},
+                new_app=self._app_section(self.new_app, NEW_APP_KEY) | {"require_dpop": self.new_app.require_dpop},
             )
         return section
 
