@@ -195,7 +195,7 @@ def test_default_lifetime_refuses_entra_tokens_until_raised(the_lab: Lab, pod_en
                      organization_id=the_lab.organization_id, service_account_id=fed.service_account.id,
                      verify=the_lab.ca_bundle)
         except ExchangeRefused as refused:
-            assert refused.status == 400 and refused.error == "invalid_grant"
+            assert refused.status == 401 and refused.error == "authentication_error"
             event = the_lab.last_event(fed.rule.id)
             assert event is not None and event["status"]["reason"] == "lifetime_exceeded"
             return False

@@ -99,7 +99,8 @@ def test_forgotten_client_id_falls_back_to_the_system_identity_and_is_refused(th
     provider, _ = counting(ManagedIdentityCredential(), f"api://{audience_app(the_lab)}/.default")
     with pytest.raises(WorkloadIdentityError) as info:
         ask(claude(the_lab, fed, provider))
-    assert info.value.status_code == 400 and info.value.body["error"] == "invalid_grant"
+    assert info.value.status_code == 401
+    assert info.value.body["error"] == {"type": "authentication_error", "message": "Authentication failed"}
     event = the_lab.last_event(fed.rule.id)
     assert event["status"]["reason"] == "claim_mismatch"
     assert event["event_data"]["oidc_token"]["claims"]["oid"] == identity(the_lab, "wif-lab-vm")["object_id"]
@@ -110,5 +111,5 @@ def test_issuer_at_the_default_lifetime_refuses_the_day_long_token(the_lab: Lab)
     provider, _ = counting(ManagedIdentityCredential(), f"api://{audience_app(the_lab)}/.default")
     with pytest.raises(WorkloadIdentityError) as info:
         ask(claude(the_lab, fed, provider))
-    assert info.value.status_code == 400
+    assert info.value.status_code == 401
     assert the_lab.last_event(fed.rule.id)["status"]["reason"] == "lifetime_exceeded"

@@ -65,12 +65,12 @@ def test_serve_writes_a_connection_file_an_outside_client_can_use(tmp_path: Path
                                key, algorithm="ES256", headers={"kid": "ci-1"})
         token = http.post(f"{api}/v1/oauth/token", json={
             "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion,
-            "federation_rule_id": rule.json()["id"], "organization_id": conn["anthropic"]["organization_id"]})
+            "federation_rule_id": rule.json()["id"], "organization_id": conn["anthropic"]["organization_id"],
+            "service_account_id": sa.json()["id"]})
         assert token.status_code == 200, token.text
         assert token.json()["scope"] == "workspace:inference"
         reply = http.post(f"{api}/v1/messages", headers={
-            "authorization": f"Bearer {token.json()['access_token']}", "anthropic-beta": "oauth-2025-04-20",
-            "anthropic-version": "2023-06-01"},
+            "authorization": f"Bearer {token.json()['access_token']}", "anthropic-version": "2023-06-01"},
             json={"model": "claude-haiku-4-5", "max_tokens": 32, "messages": [{"role": "user", "content": "hi"}]})
         assert reply.status_code == 200, reply.text
         assert "outside-ci" in reply.json()["content"][0]["text"]

@@ -1,11 +1,14 @@
 """The exchange's negative corpus: every bad request and assertion, with its exact status and error.
 
-Each case also checks the authentication event recorded for it, because the response itself is
-deliberately opaque: all refused assertions get the same body.
+The current contract: a malformed request is 400 ``invalid_request_error`` naming the problem and
+leaves no authentication event; every refused assertion is the same 401 ``authentication_error``
+"Authentication failed", and the reason is only in the authentication history (none at all for a
+rule id nobody knows). Each case checks both the answer and the history.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -42,6 +45,7 @@ class Env:
             "assertion": assertion if assertion is not None else self.token(),
             "federation_rule_id": self.fed.rule.id,
             "organization_id": self.lab.organization_id,
+            "service_account_id": self.fed.service_account.id,
         }
         body.update(overrides)
         return {k: v for k, v in body.items() if v is not _DROP}
@@ -126,68 +130,71 @@ class Case:
     name: str
     make: Callable[[Env], Any]         # returns a body dict, or bytes for a raw body
     status: int
-    error: str
-    reason: str | None = None          # the authentication event's reason, when one is recorded
+    error: str                         # error.type of the API error body
+    reason: str | None = None          # the authentication event's reason; None: no event may be recorded
 
+
+BAD, DENIED = "invalid_request_error", "authentication_error"
 
 CASES = [
-    # --- malformed requests: 400 invalid_request ---------------------------------------------
-    Case("body-not-json", lambda e: b"grant_type=jwt", 400, "invalid_request", "invalid_request"),
-    Case("body-json-array", lambda e: b"[1, 2]", 400, "invalid_request", "invalid_request"),
-    Case("grant-type-missing", lambda e: e.body(grant_type=_DROP), 400, "invalid_request"),
-    Case("grant-type-wrong", lambda e: e.body(grant_type="client_credentials"), 400, "unsupported_grant_type"),
-    Case("assertion-missing", lambda e: e.body(assertion=_DROP), 400, "invalid_request"),
-    Case("assertion-not-string", lambda e: e.body(assertion=12345), 400, "invalid_request"),
-    Case("rule-id-missing", lambda e: e.body(federation_rule_id=_DROP), 400, "invalid_request"),
-    Case("rule-id-malformed", lambda e: e.body(federation_rule_id="rule-1"), 400, "invalid_request"),
-    Case("org-id-missing", lambda e: e.body(organization_id=_DROP), 400, "invalid_request"),
-    Case("org-id-malformed", lambda e: e.body(organization_id="acme"), 400, "invalid_request"),
-    Case("service-account-malformed", lambda e: e.body(service_account_id="sa-1"), 400, "invalid_request"),
-    Case("workspace-malformed", lambda e: e.body(workspace_id="ws 1"), 400, "invalid_request"),
-    Case("unknown-field", lambda e: e.body(scope="workspace:developer"), 400, "invalid_request"),
-    Case("assertion-over-16kib", lambda e: e.body(assertion="e" * (16 * 1024 + 1)), 400, "invalid_request"),
-    Case("workspace-required", lambda e: e.body(federation_rule_id=e.multi.rule.id), 400, "invalid_request",
-         "workspace_required"),
-    # --- refused assertions: 400 invalid_grant, all with the same opaque body ----------------
-    Case("not-a-jwt", lambda e: e.body("not-a-jwt"), 400, "invalid_grant", "malformed_assertion"),
-    Case("alg-none", lambda e: e.body(_alg_none(e)), 400, "invalid_grant", "unsupported_algorithm"),
-    Case("alg-hs256", lambda e: e.body(_hs256(e)), 400, "invalid_grant", "unsupported_algorithm"),
-    Case("kid-missing", lambda e: e.body(_no_kid(e)), 400, "invalid_grant", "missing_kid"),
-    Case("kid-unknown", lambda e: e.body(e.token(kid="no-such-key")), 400, "invalid_grant", "key_not_found"),
-    Case("signature-tampered", lambda e: e.body(_tampered(e)), 400, "invalid_grant", "signature_invalid"),
-    Case("signed-by-other-key", lambda e: e.body(_other_key_token(e)), 400, "invalid_grant", "signature_invalid"),
-    Case("iss-trailing-slash", lambda e: e.body(e.token({"iss": e.oidc.issuer + "/"})), 400, "invalid_grant",
+    # --- malformed requests: 400 invalid_request_error, nothing in the history ---------------
+    Case("body-not-json", lambda e: b"grant_type=jwt", 400, BAD),
+    Case("body-json-array", lambda e: b"[1, 2]", 400, BAD),
+    Case("grant-type-missing", lambda e: e.body(grant_type=_DROP), 400, BAD),
+    Case("grant-type-wrong", lambda e: e.body(grant_type="client_credentials"), 400, BAD),
+    Case("assertion-missing", lambda e: e.body(assertion=_DROP), 400, BAD),
+    Case("assertion-not-string", lambda e: e.body(assertion=12345), 400, BAD),
+    Case("rule-id-missing", lambda e: e.body(federation_rule_id=_DROP), 400, BAD),
+    Case("rule-id-malformed", lambda e: e.body(federation_rule_id="rule-1"), 400, BAD),
+    Case("org-id-missing", lambda e: e.body(organization_id=_DROP), 400, BAD),
+    Case("org-id-malformed", lambda e: e.body(organization_id="acme"), 400, BAD),
+    Case("service-account-missing", lambda e: e.body(service_account_id=_DROP), 400, BAD),
+    Case("service-account-malformed", lambda e: e.body(service_account_id="sa-1"), 400, BAD),
+    Case("workspace-malformed", lambda e: e.body(workspace_id="ws 1"), 400, BAD),
+    Case("unknown-field", lambda e: e.body(scope="workspace:developer"), 400, BAD),
+    # --- refused assertions: 401 authentication_error, all with the same opaque body ---------
+    Case("assertion-over-16kib", lambda e: e.body(assertion="e" * (16 * 1024 + 1)), 401, DENIED,
+         "assertion_too_large"),
+    Case("workspace-required", lambda e: e.body(federation_rule_id=e.multi.rule.id,
+                                                service_account_id=e.multi.service_account.id), 401, DENIED,
+         "workspace_id_required"),
+    Case("not-a-jwt", lambda e: e.body("not-a-jwt"), 401, DENIED, "malformed_assertion"),
+    Case("alg-none", lambda e: e.body(_alg_none(e)), 401, DENIED, "unsupported_algorithm"),
+    Case("alg-hs256", lambda e: e.body(_hs256(e)), 401, DENIED, "unsupported_algorithm"),
+    Case("kid-missing", lambda e: e.body(_no_kid(e)), 401, DENIED, "missing_kid"),
+    Case("kid-unknown", lambda e: e.body(e.token(kid="no-such-key")), 401, DENIED, "key_not_found"),
+    Case("signature-tampered", lambda e: e.body(_tampered(e)), 401, DENIED, "signature_invalid"),
+    Case("signed-by-other-key", lambda e: e.body(_other_key_token(e)), 401, DENIED, "signature_invalid"),
+    Case("iss-trailing-slash", lambda e: e.body(e.token({"iss": e.oidc.issuer + "/"})), 401, DENIED,
          "issuer_mismatch"),
-    Case("iss-other", lambda e: e.body(e.token({"iss": "https://evil.example"})), 400, "invalid_grant",
+    Case("iss-other", lambda e: e.body(e.token({"iss": "https://evil.example"})), 401, DENIED,
          "issuer_mismatch"),
-    Case("aud-wrong", lambda e: e.body(e.token({"aud": "api://other"})), 400, "invalid_grant", "audience_mismatch"),
-    Case("aud-list-without-ours", lambda e: e.body(e.token({"aud": ["a", "b"]})), 400, "invalid_grant",
+    Case("aud-wrong", lambda e: e.body(e.token({"aud": "api://other"})), 401, DENIED, "audience_mismatch"),
+    Case("aud-list-without-ours", lambda e: e.body(e.token({"aud": ["a", "b"]})), 401, DENIED,
          "audience_mismatch"),
-    Case("aud-missing", lambda e: e.body(e.token(omit=("aud",))), 400, "invalid_grant", "audience_mismatch"),
-    Case("expired", lambda e: e.body(e.token({"iat": _now() - 400, "exp": _now() - 60})), 400, "invalid_grant",
+    Case("aud-missing", lambda e: e.body(e.token(omit=("aud",))), 401, DENIED, "audience_mismatch"),
+    Case("expired", lambda e: e.body(e.token({"iat": _now() - 400, "exp": _now() - 60})), 401, DENIED,
          "token_expired"),
-    Case("nbf-future", lambda e: e.body(e.token({"nbf": _now() + 120})), 400, "invalid_grant", "token_not_yet_valid"),
-    Case("iat-future", lambda e: e.body(e.token({"iat": _now() + 120, "exp": _now() + 300})), 400, "invalid_grant",
+    Case("nbf-future", lambda e: e.body(e.token({"nbf": _now() + 120})), 401, DENIED, "token_not_yet_valid"),
+    Case("iat-future", lambda e: e.body(e.token({"iat": _now() + 120, "exp": _now() + 300})), 401, DENIED,
          "iat_in_future"),
-    Case("iat-missing", lambda e: e.body(e.token(omit=("iat",))), 400, "invalid_grant", "iat_missing"),
-    Case("exp-missing", lambda e: e.body(e.token(omit=("exp",))), 400, "invalid_grant", "exp_missing"),
-    Case("lifetime-over-max", lambda e: e.body(e.token(lifetime=3700)), 400, "invalid_grant", "lifetime_exceeded"),
-    Case("sub-wrong", lambda e: e.body(e.token({"sub": "corpus-workload-2"})), 400, "invalid_grant",
+    Case("iat-missing", lambda e: e.body(e.token(omit=("iat",))), 401, DENIED, "iat_missing"),
+    Case("exp-missing", lambda e: e.body(e.token(omit=("exp",))), 401, DENIED, "exp_missing"),
+    Case("lifetime-over-max", lambda e: e.body(e.token(lifetime=3700)), 401, DENIED, "lifetime_exceeded"),
+    Case("sub-wrong", lambda e: e.body(e.token({"sub": "corpus-workload-2"})), 401, DENIED,
          "subject_mismatch"),
-    Case("sub-case", lambda e: e.body(e.token({"sub": SUB.upper()})), 400, "invalid_grant", "subject_mismatch"),
-    Case("sub-missing", lambda e: e.body(e.token(omit=("sub",))), 400, "invalid_grant", "sub_missing"),
-    Case("claim-wrong", lambda e: e.body(e.token({"team": "ops"})), 400, "invalid_grant", "claim_mismatch"),
-    Case("condition-false", lambda e: e.body(e.token({"env": "dev"})), 400, "invalid_grant", "condition_false"),
-    Case("rule-unknown", lambda e: e.body(federation_rule_id="fdrl_01NoSuchRule0000000000000"), 400,
-         "invalid_grant", "rule_not_found"),
-    Case("rule-archived", lambda e: e.body(federation_rule_id=e.archived.rule.id), 400, "invalid_grant",
+    Case("sub-case", lambda e: e.body(e.token({"sub": SUB.upper()})), 401, DENIED, "subject_mismatch"),
+    Case("sub-missing", lambda e: e.body(e.token(omit=("sub",))), 401, DENIED, "sub_missing"),
+    Case("claim-wrong", lambda e: e.body(e.token({"team": "ops"})), 401, DENIED, "claim_mismatch"),
+    Case("condition-false", lambda e: e.body(e.token({"env": "dev"})), 401, DENIED, "condition_false"),
+    Case("rule-unknown", lambda e: e.body(federation_rule_id="fdrl_01NoSuchRule0000000000000"), 401, DENIED),
+    Case("rule-archived", lambda e: e.body(federation_rule_id=e.archived.rule.id), 401, DENIED,
          "rule_archived"),
-    Case("org-other", lambda e: e.body(organization_id=str(uuid.uuid4())), 400, "invalid_grant",
-         "organization_mismatch"),
-    Case("service-account-not-target", lambda e: e.body(service_account_id=e.multi.service_account.id), 400,
-         "invalid_grant", "service_account_mismatch"),
-    Case("workspace-not-enabled", lambda e: e.body(workspace_id=e.multi.rule.workspace_ids[0]), 400,
-         "invalid_grant", "workspace_not_enabled"),
+    Case("org-other", lambda e: e.body(organization_id=str(uuid.uuid4())), 401, DENIED),
+    Case("service-account-not-target", lambda e: e.body(service_account_id=e.multi.service_account.id), 401,
+         DENIED, "service_account_mismatch"),
+    Case("workspace-not-enabled", lambda e: e.body(workspace_id=e.multi.rule.workspace_ids[0]), 401,
+         DENIED, "workspace_not_enabled"),
 ]
 
 
@@ -200,26 +207,43 @@ def test_refused(env: Env, case: Case) -> None:
     made = case.make(env)
     r = env.post(raw=made) if isinstance(made, bytes) else env.post(made)
     assert r.status_code == case.status, r.text
-    assert r.json()["error"] == case.error
-    assert r.headers["request-id"].startswith("req_")
-    if case.reason:
-        event = env.lab.last_event()
-        assert event["request_id"] == r.headers["request-id"]
-        assert event["status"]["outcome"] == "denied"
-        assert event["status"]["reason"] == case.reason
+    body = r.json()
+    assert body["type"] == "error" and body["error"]["type"] == case.error
+    rid = r.headers["request-id"]
+    assert rid.startswith("req_") and body["request_id"] == rid
+    if case.error == DENIED:
+        assert body["error"]["message"] == "Authentication failed"
+    else:
+        assert body["error"]["message"] and body["error"]["message"] != "Authentication failed"
+    events = [e for e in env.lab.events(limit=50) if e["request_id"] == rid]
+    if case.reason is None:
+        assert events == []  # malformed requests and unknown rules leave no history entry
+    else:
+        assert [(e["status"]["outcome"], e["status"]["reason"], e["http_status"]) for e in events] == [
+            ("denied", case.reason, 401)]
+
+
+def test_bad_request_messages_name_the_field(env: Env) -> None:
+    for field_name in ("service_account_id", "federation_rule_id", "workspace_id"):
+        made = env.body(**{field_name: "nope"})
+        assert env.post(made).json()["error"]["message"].startswith(f"{field_name}: ")
+    assert env.post(env.body(service_account_id=_DROP)).json()["error"]["message"] == (
+        "service_account_id: Field required")
 
 
 def test_refused_assertions_all_look_the_same(env: Env) -> None:
     """Unknown, archived and unauthorized all answer identically: nothing to probe or enumerate."""
     bodies = set()
     for case in CASES:
-        if case.error == "invalid_grant":
-            made = case.make(env)
-            bodies.add(env.post(made).text)
+        if case.error == DENIED:
+            r = env.post(case.make(env))
+            body = r.json()
+            assert body.pop("request_id") == r.headers["request-id"]
+            bodies.add((r.status_code, json.dumps(body, sort_keys=True)))
     assert len(bodies) == 1
 
 
-def test_replayed_jti_is_the_401_seen_in_practice(env: Env) -> None:
+def test_replayed_jti_is_refused_like_any_denial(env: Env) -> None:
     token = env.token()
     assert env.post(env.body(token)).status_code == 200
     r = env.post(env.body(token))
@@ -261,7 +285,8 @@ def test_check_jti_false_allows_replay(env: Env) -> None:
     fed = federate(env.lab, issuer_url=env.oidc.issuer, match={"subject_prefix": SUB}, check_jti=False)
     token = env.token()
     for _ in range(2):
-        assert env.post(env.body(token, federation_rule_id=fed.rule.id)).status_code == 200
+        body = env.body(token, federation_rule_id=fed.rule.id, service_account_id=fed.service_account.id)
+        assert env.post(body).status_code == 200
 
 
 def test_named_workspace_and_default_literal(env: Env) -> None:
@@ -269,11 +294,12 @@ def test_named_workspace_and_default_literal(env: Env) -> None:
     sa = env.multi.service_account.id
     store = env.lab.stack.mocks["anthropic"].store
     # the service account must be a member of a non-default workspace
-    r = env.post(env.body(federation_rule_id=env.multi.rule.id, workspace_id=ws[1]))
-    assert r.status_code == 400 and env.lab.last_event()["status"]["reason"] == "not_workspace_member"
+    body = env.body(federation_rule_id=env.multi.rule.id, service_account_id=sa, workspace_id=ws[1])
+    r = env.post(body)
+    assert r.status_code == 401 and env.lab.last_event()["status"]["reason"] == "not_workspace_member"
     env.lab.admin().organization.service_accounts.workspaces.add(sa, workspace_id=ws[1],
                                                                 workspace_role="workspace_developer")
-    r = env.post(env.body(federation_rule_id=env.multi.rule.id, workspace_id=ws[1]))
+    r = env.post(body)
     assert r.status_code == 200, r.text
     grant = store.grant_for(r.json()["access_token"])
     assert grant.workspace_id == ws[1] and grant.service_account_id == sa
@@ -292,7 +318,7 @@ def test_unknown_kid_refetches_once_after_rotation(fresh_stack: MockStack) -> No
 
     def exchange(token: str) -> int:
         body = {"grant_type": GRANT_TYPE, "assertion": token, "federation_rule_id": fed.rule.id,
-                "organization_id": lab.organization_id}
+                "organization_id": lab.organization_id, "service_account_id": fed.service_account.id}
         return client.post(lab.base_url + "/v1/oauth/token", json=body).status_code
 
     assert exchange(oidc.mint({"sub": "w"})) == 200
@@ -300,5 +326,5 @@ def test_unknown_kid_refetches_once_after_rotation(fresh_stack: MockStack) -> No
     oidc.rotate()
     assert exchange(oidc.mint({"sub": "w"})) == 200  # unknown kid → one early re-fetch finds it
     assert jwks.fetch_count == fetched + 1
-    assert exchange(oidc.mint({"sub": "w"}, kid="never-published")) == 400
+    assert exchange(oidc.mint({"sub": "w"}, kid="never-published")) == 401
     assert jwks.fetch_count == fetched + 1  # rate-limited: no second re-fetch straight away

@@ -173,7 +173,7 @@ def test_every_route_needs_an_org_admin_oauth_token(mock: AnthropicMock, client:
             ({"authorization": "Bearer sk-ant-oat01-not-a-token", **BETA}, 401, "authentication_error"),
             ({"authorization": "Bearer sk-ant-admin01-abcdef", **BETA}, 401, "authentication_error"),
             ({"x-api-key": "sk-ant-admin01-abcdef"}, 401, "authentication_error"),
-            ({"authorization": f"Bearer {mock.admin_token}"}, 401, "authentication_error"),  # no oauth beta
+            ({"x-api-key": mock.admin_token}, 401, "authentication_error"),  # OAuth tokens are bearer-only
             ({"authorization": f"Bearer {expired}", **BETA}, 401, "authentication_error"),
             ({"authorization": f"Bearer {workload}", **BETA}, 403, "permission_error"),
         ]

@@ -38,9 +38,10 @@ def test_second_app_is_refused_by_a_pinned_rule(lab: MockStack) -> None:
 
     try:
         exchange(second, base_url=the_lab.base_url, federation_rule_id=fed.rule.id,
-                 organization_id=the_lab.organization_id, verify=the_lab.ca_bundle)
+                 organization_id=the_lab.organization_id, service_account_id=fed.service_account.id,
+                 verify=the_lab.ca_bundle)
     except ExchangeRefused as exc:
-        assert exc.status == 400 and exc.error == "invalid_grant"
+        assert exc.status == 401 and exc.error == "authentication_error"
     else:
         raise AssertionError("the second app's token was accepted by a rule pinned to the first app")
     assert the_lab.last_event(fed.rule.id)["status"]["reason"] == "subject_mismatch"

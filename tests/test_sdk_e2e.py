@@ -77,13 +77,14 @@ def test_plain_client_configured_only_by_environment(
     token_file.write_text(oidc.mint({"sub": SUB}) + "\n")
     clean_env.setenv("ANTHROPIC_FEDERATION_RULE_ID", fed.rule.id)
     clean_env.setenv("ANTHROPIC_ORGANIZATION_ID", lab.organization_id)
+    clean_env.setenv("ANTHROPIC_SERVICE_ACCOUNT_ID", fed.service_account.id)
     clean_env.setenv("ANTHROPIC_IDENTITY_TOKEN_FILE", str(token_file))
     clean_env.setenv("ANTHROPIC_BASE_URL", lab.base_url)
     clean_env.setenv("SSL_CERT_FILE", str(lab.ca_bundle))  # how the SDK's httpx2 trusts a private CA
     client = anthropic.Anthropic()
     message = client.messages.create(model="claude-haiku-4-5", max_tokens=32,
                                      messages=[{"role": "user", "content": "hi"}])
-    assert fed.service_account.id in message.content[0].text  # service account taken from the rule target
+    assert fed.service_account.id in message.content[0].text
     event = lab.last_event(fed.rule.id)
     assert event["status"]["outcome"] == "success"
     assert event["event_data"]["requested_service_account_id"] == fed.service_account.id
@@ -93,14 +94,15 @@ def test_refused_exchange_surfaces_as_workload_identity_error(setup: tuple[Lab, 
     lab, oidc, fed = setup
     client = federated_client(identity_token_provider=lambda: oidc.mint({"sub": "intruder"}),
                               base_url=lab.base_url, federation_rule_id=fed.rule.id,
-                              organization_id=lab.organization_id, verify=lab.ca_bundle)
+                              organization_id=lab.organization_id, service_account_id=fed.service_account.id,
+                              verify=lab.ca_bundle)
     before = _token_posts(lab, fed.rule.id)
     with pytest.raises(WorkloadIdentityError) as info:
         client.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=[{"role": "user", "content": "x"}])
-    assert info.value.status_code == 400
-    assert info.value.body["error"] == "invalid_grant"
+    assert info.value.status_code == 401
+    assert info.value.body["error"] == {"type": "authentication_error", "message": "Authentication failed"}
     assert info.value.request_id and info.value.request_id.startswith("req_")
-    assert _token_posts(lab, fed.rule.id) == before + 1  # a 400 is not retried
+    assert _token_posts(lab, fed.rule.id) == before + 2  # the SDK retries a 401 once with a fresh token
     assert lab.last_event(fed.rule.id)["status"]["reason"] == "subject_mismatch"
 
 
@@ -114,7 +116,8 @@ def test_replayed_identity_token_gets_one_sdk_retry_and_its_hint(
     def client() -> anthropic.Anthropic:
         return federated_client(identity_token_provider=lambda: stale, base_url=lab.base_url,
                                 federation_rule_id=fed.rule.id, organization_id=lab.organization_id,
-                                workspace_id=lab.default_workspace_id, verify=lab.ca_bundle)
+                                service_account_id=fed.service_account.id, workspace_id=lab.default_workspace_id,
+                                verify=lab.ca_bundle)
 
     client().messages.create(model="claude-haiku-4-5", max_tokens=8, messages=[{"role": "user", "content": "x"}])
     before = _token_posts(lab, fed.rule.id)
@@ -135,7 +138,7 @@ def test_unknown_bearer_gets_401_and_the_sdk_re_exchanges(setup: tuple[Lab, Oidc
     lab, oidc, fed = setup
     client = federated_client(identity_token_provider=lambda: oidc.mint({"sub": SUB}), base_url=lab.base_url,
                               federation_rule_id=fed.rule.id, organization_id=lab.organization_id,
-                              verify=lab.ca_bundle)
+                              service_account_id=fed.service_account.id, verify=lab.ca_bundle)
     client.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=[{"role": "user", "content": "x"}])
     store = lab.stack.mocks["anthropic"].store
     with store.lock:  # the mock "restarts" and forgets every access token
@@ -173,10 +176,80 @@ def test_archiving_the_service_account_stops_its_tokens(fresh_stack: MockStack) 
     fed = federate(lab, issuer_url=oidc.issuer, match={"subject_prefix": SUB})
     client = federated_client(identity_token_provider=lambda: oidc.mint({"sub": SUB}), base_url=lab.base_url,
                               federation_rule_id=fed.rule.id, organization_id=lab.organization_id,
-                              verify=lab.ca_bundle)
+                              service_account_id=fed.service_account.id, verify=lab.ca_bundle)
     client.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=[{"role": "user", "content": "x"}])
     admin = lab.admin()
     admin.organization.federation.rules.archive(fed.rule.id)
     admin.organization.service_accounts.archive(fed.service_account.id)
     with pytest.raises(WorkloadIdentityError):  # cached token now 401s; the re-exchange is refused too
         client.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=[{"role": "user", "content": "x"}])
+
+
+def _federation_token(lab: Lab, oidc: OidcIssuer, fed: Federation) -> str:
+    from wif_lab.exchange import exchange
+
+    return exchange(oidc.mint({"sub": SUB}), base_url=lab.base_url, federation_rule_id=fed.rule.id,
+                    organization_id=lab.organization_id, service_account_id=fed.service_account.id,
+                    verify=lab.ca_bundle).access_token
+
+
+MESSAGE = {"model": "claude-haiku-4-5", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "error_type", "message"),
+    [
+        # the guides' cURL: bearer + anthropic-version, no anthropic-beta
+        ({"anthropic-version": "2023-06-01"}, MESSAGE, 200, None, None),
+        # the SDK: the OAuth beta flag in a list
+        ({"anthropic-version": "2026-10-21", "anthropic-beta": "context-management-2025-06-27,oauth-2025-04-20"},
+         MESSAGE, 200, None, None),
+        ({}, MESSAGE, 400, "invalid_request_error", "anthropic-version: header is required"),
+        ({"anthropic-version": "2023-10-01"}, MESSAGE, 400, "invalid_request_error",
+         'anthropic-version: "2023-10-01" is not a valid version'),
+        ({"anthropic-version": "2023-06-01"}, {**MESSAGE, "model": "claude-nonexistent-9"}, 404, "not_found_error",
+         "model: claude-nonexistent-9"),
+    ],
+    ids=["curl-no-beta", "sdk-beta-list", "no-version", "unknown-version", "unknown-model"],
+)
+def test_messages_with_a_federation_token_as_the_api_answers(
+    setup: tuple[Lab, OidcIssuer, Federation], headers: dict[str, str], body: dict, status: int,
+    error_type: str | None, message: str | None,
+) -> None:
+    import httpx
+
+    lab, oidc, fed = setup
+    token = _federation_token(lab, oidc, fed)
+    with httpx.Client(verify=ssl_context(lab.ca_bundle)) as http:
+        r = http.post(lab.base_url + "/v1/messages", json=body, headers={"authorization": f"Bearer {token}", **headers})
+    assert r.status_code == status, r.text
+    if error_type is None:
+        assert fed.service_account.id in r.json()["content"][0]["text"]
+    else:
+        assert r.json()["error"] == {"type": error_type, "message": message}
+
+
+def test_a_federation_token_is_not_an_api_key(setup: tuple[Lab, OidcIssuer, Federation]) -> None:
+    import httpx
+
+    lab, oidc, fed = setup
+    token = _federation_token(lab, oidc, fed)
+    with httpx.Client(verify=ssl_context(lab.ca_bundle)) as http:
+        r = http.post(lab.base_url + "/v1/messages", json=MESSAGE,
+                      headers={"x-api-key": token, "anthropic-version": "2023-06-01"})
+    assert r.status_code == 401
+    assert r.json()["error"] == {"type": "authentication_error", "message": "invalid x-api-key"}
+
+
+def test_sdk_without_a_service_account_is_told_the_field_is_required(
+    setup: tuple[Lab, OidcIssuer, Federation],
+) -> None:
+    lab, oidc, fed = setup
+    client = federated_client(identity_token_provider=lambda: oidc.mint({"sub": SUB}), base_url=lab.base_url,
+                              federation_rule_id=fed.rule.id, organization_id=lab.organization_id,
+                              verify=lab.ca_bundle)
+    with pytest.raises(WorkloadIdentityError) as info:
+        client.messages.create(**MESSAGE)
+    assert info.value.status_code == 400
+    assert info.value.body["error"] == {"type": "invalid_request_error",
+                                        "message": "service_account_id: Field required"}

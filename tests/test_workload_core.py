@@ -50,11 +50,17 @@ def _serve(monkeypatch: pytest.MonkeyPatch, status: int, body: object, headers: 
 @pytest.mark.parametrize(
     ("status", "body", "error", "hint_word"),
     [
-        (400, {"error": "invalid_grant", "error_description": "nope"}, "invalid_grant", "authentication events"),
-        (400, {"error": "invalid_request", "error_description": "x"}, "invalid_request", "federation_rule_id"),
+        # the current contract
         (401, {"type": "error", "error": {"type": "authentication_error", "message": "Authentication failed"}},
-         "authentication_error", "already exchanged"),
-        (500, b"<html>boom</html>", None, "authentication events"),
+         "authentication_error", "no entry at all means the rule id was not recognised"),
+        (400, {"type": "error", "error": {"type": "invalid_request_error", "message": "service_account_id: x"}},
+         "invalid_request_error", "service_account_id (svac_…, required)"),
+        # an older deployment's RFC 6749 bodies get the same advice
+        (400, {"error": "invalid_grant", "error_description": "nope"}, "invalid_grant", "older deployment"),
+        (400, {"error": "invalid_request", "error_description": "x"}, "invalid_request", "federation_rule_id"),
+        (404, {"type": "error", "error": {"type": "not_found_error", "message": "Not found"}}, "not_found_error",
+         "base_url"),
+        (500, b"<html>boom</html>", None, "authentication history"),
     ],
 )
 def test_refusals_carry_status_error_description_request_id_and_hint(

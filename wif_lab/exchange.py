@@ -21,19 +21,27 @@ EXCHANGE_BETA = "oauth-2025-04-20,oidc-federation-2026-04-01"
 TOKEN_PATH = "/v1/oauth/token"
 ACCESS_TOKEN_PREFIX = "sk-ant-oat01-"
 
+_DENIAL_HINT = (
+    "the authentication history for this rule (Console → Workload identity); no entry at all means the "
+    "rule id was not recognised (check federation_rule_id and organization_id); otherwise the entry names "
+    "the failing check: iss equal to the issuer URL byte for byte, aud, the claims the rule matches, a fresh "
+    "token within the issuer's max JWT lifetime, its kid in the JWKS, a jti not already used, and "
+    "workspace_id when the rule covers several workspaces"
+)
+_REQUEST_HINT = (
+    "the field the message names: federation_rule_id (fdrl_…), organization_id (UUID), "
+    "service_account_id (svac_…, required), workspace_id (wrkspc_… or 'default')"
+)
+# Keyed by (status, error) as the endpoint reports them. The current service answers every denial
+# with 401 authentication_error and every malformed request with 400 invalid_request_error; an
+# older deployment (the earlier guides) answered 400 invalid_grant / invalid_request instead.
 _HINTS = {
-    (400, "invalid_grant"): (
-        "the authentication events for this rule (they give the exact reason); then, in order: "
-        "iss equals the issuer URL byte for byte, aud contains the rule's audience, sub/claims match, "
-        "the token is fresh and within the issuer's max JWT lifetime, and the signing key is published"
-    ),
-    (400, "invalid_request"): "the request fields: federation_rule_id (fdrl_…), organization_id (UUID), "
-    "service_account_id (svac_…), and workspace_id when the rule covers several workspaces",
+    (401, "authentication_error"): _DENIAL_HINT,
+    (400, "invalid_request_error"): _REQUEST_HINT,
+    (400, "invalid_grant"): "(an older deployment's wording for a denial) " + _DENIAL_HINT,
+    (400, "invalid_request"): _REQUEST_HINT,
     (400, "unsupported_grant_type"): f"grant_type must be {GRANT_TYPE}",
-    (401, "authentication_error"): (
-        "whether this identity token was already exchanged (a token with a jti is single-use): fetch a "
-        "fresh one; then the authentication events"
-    ),
+    (404, "not_found_error"): "that base_url is the Claude API (https://api.anthropic.com), not the identity provider",
 }
 
 
@@ -142,7 +150,8 @@ def _refused(status: int, data: Any, rid: str | None, text: str) -> ExchangeRefu
             error, description = data["error"], data.get("error_description")
         elif isinstance(data.get("error"), dict):  # Anthropic API error shape
             error, description = data["error"].get("type"), data["error"].get("message")
-    hint = _HINTS.get((status, error or ""), "the authentication events, then the exchange parameters")
+    hint = _HINTS.get((status, error or "")) or _HINTS.get((status, "not_found_error" if status == 404 else ""),
+                                                          "the authentication history, then the exchange parameters")
     shown = f"{error}: {description}" if error else redact(text[:200])
     return ExchangeRefused(
         f"token exchange refused (HTTP {status}) {shown} [request_id={rid}]",

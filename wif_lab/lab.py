@@ -129,11 +129,14 @@ class Lab:
             )
         return self._admin
 
-    def events(self, *, federation_rule_id: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    def events(self, *, federation_rule_id: str | None = None, request_id: str | None = None,
+               limit: int = 20) -> list[dict[str, Any]]:
         """The authentication history (newest first): why each exchange succeeded or failed."""
         params: dict[str, Any] = {"limit": limit}
         if federation_rule_id:
             params["federation_rule_id"] = federation_rule_id
+        if request_id:
+            params["request_id"] = request_id
         url = self.connection.anthropic["events_url"]
         try:
             r = httpx.get(
@@ -148,6 +151,11 @@ class Lab:
 
     def last_event(self, federation_rule_id: str | None = None) -> dict[str, Any] | None:
         events = self.events(federation_rule_id=federation_rule_id, limit=1)
+        return events[0] if events else None
+
+    def event_for(self, request_id: str) -> dict[str, Any] | None:
+        """The history entry of one exchange request, or None when it left none (malformed, unknown rule)."""
+        events = self.events(request_id=request_id, limit=1)
         return events[0] if events else None
 
     def close(self) -> None:

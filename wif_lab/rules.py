@@ -610,7 +610,7 @@ def _resolve_workspace(
     if default is not None and default in enabled:
         return default, "the org's default workspace, which the rule covers", None
     reason = f"the rule is enabled for {len(enabled)} workspaces; name one with workspace_id"
-    return None, "", ("workspace_required", reason)
+    return None, "", ("workspace_id_required", reason)
 
 
 def _check_membership(

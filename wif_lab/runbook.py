@@ -77,6 +77,7 @@ class Outcome(ShownAsTable):
     event: dict[str, Any] | None = None
     note: str = ""
     extra: list[tuple[str, str]] = field(default_factory=list)
+    history_read: bool = False  # the lab's history was searched for this request's entry
 
     @property
     def accepted(self) -> bool:
@@ -104,6 +105,9 @@ class Outcome(ShownAsTable):
             rows.append(("event reason", status.get("reason") or "—"))
             if status.get("detail"):
                 rows.append(("event detail", status["detail"]))
+        elif self.history_read and isinstance(self.error, ExchangeRefused):
+            rows.append(("event reason", "no history entry: the request was malformed (400) or named a rule id "
+                                         "this organization does not have"))
         return Table(self.title, ["field", "value"], rows)
 
 
@@ -292,9 +296,18 @@ class Runbook:
             return Outcome(title, "skipped", note="lab-only demonstration (skipped in live mode)")
         try:
             result = self.exchange(token, rule=rule)
+        except ExchangeRefused as exc:
+            return Outcome(title, "refused", error=exc, event=self.event_for(exc.request_id),
+                           history_read=self.lab is not None)
         except WifLabError as exc:
-            return Outcome(title, "refused", error=exc, event=self.last_event(rule))
+            return Outcome(title, "refused", error=exc)
         return Outcome(title, "accepted", result=result, event=None)
+
+    def event_for(self, request_id: str | None) -> dict[str, Any] | None:
+        """The history entry of one exchange (lab only), or None when it left none."""
+        if self.lab is None or not request_id:
+            return None
+        return self.lab.event_for(request_id)
 
     def last_event(self, rule: Any = None) -> dict[str, Any] | None:
         """The newest authentication event (lab only: live events are in the Console's history tab)."""

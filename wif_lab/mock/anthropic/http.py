@@ -1,9 +1,7 @@
 """Response helpers shared by the mock Anthropic routes: error shapes, request ids, bearer auth.
 
-Two error shapes exist on the real API:
-- the Anthropic API shape ``{"type":"error","error":{"type","message"},"request_id"}`` for the
-  Messages and Admin APIs;
-- the RFC 6749 §5.2 shape ``{"error","error_description"}`` on the OAuth token endpoint.
+Every error, the token endpoint's included (current revision of the wif-reference), is the
+Anthropic API shape ``{"type":"error","error":{"type","message"},"request_id"}``.
 Every response carries a ``request-id`` header, which is where the SDK reads it from.
 """
 
@@ -19,9 +17,6 @@ from .store import Grant
 
 if TYPE_CHECKING:
     from .store import Store
-
-OAUTH_BETA = "oauth-2025-04-20"
-
 
 def request_id(request: Request) -> str:
     rid = getattr(request.state, "request_id", None)
@@ -52,47 +47,34 @@ def api_error(
     )
 
 
-def oauth_error(request: Request, status: int, error: str, description: str) -> JSONResponse:
-    rid = request_id(request)
-    return JSONResponse(
-        {"error": error, "error_description": description},
-        status_code=status,
-        headers={"request-id": rid, "cache-control": "no-store", "pragma": "no-cache"},
-    )
-
-
 def ok(request: Request, body: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers={"request-id": request_id(request)})
-
-
-def beta_flags(request: Request) -> set[str]:
-    raw = request.headers.get("anthropic-beta", "")
-    return {part.strip() for part in raw.split(",") if part.strip()}
 
 
 def bearer_grant(request: Request) -> tuple[Grant | None, JSONResponse | None]:
     """Resolve ``Authorization: Bearer <sk-ant-oat01-…>`` to its grant, or the 401 to answer with.
 
-    Unknown, expired and revoked tokens all give 401 ``authentication_error``: that is what makes
-    the SDK drop its cached token, re-exchange and retry once.
+    A federation token is accepted with or without ``anthropic-beta: oauth-2025-04-20``: the SDK
+    sends the flag, the guides' cURL does not, and the current docs say both work. It is only ever
+    a bearer token — in ``x-api-key`` it is refused like any other bad key. Unknown, expired and
+    revoked tokens all give 401 ``authentication_error``: that is what makes the SDK drop its
+    cached token, re-exchange and retry once.
     """
     store: Store = request.app.state.store
     auth = request.headers.get("authorization", "")
-    token = auth[7:].strip() if auth.lower().startswith("bearer ") else request.headers.get("x-api-key", "")
-    if not token:
-        return None, api_error(request, 401, "authentication_error", "missing bearer token")
+    if not auth and request.headers.get("x-api-key"):
+        # Only API keys travel in x-api-key; the lab has none, and a federation token is not one.
+        return None, api_error(request, 401, "authentication_error", "invalid x-api-key")
+    scheme, _, token = auth.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None, api_error(request, 401, "authentication_error",
+                               "x-api-key header is required" if not auth else "invalid authorization header")
     if token.startswith(("sk-ant-api", "sk-ant-admin")):
         return None, api_error(request, 401, "authentication_error", "invalid x-api-key")
     grant = store.grant_for(token)
     if grant is None:
         return None, api_error(request, 401, "authentication_error", "invalid bearer token")
-    if OAUTH_BETA not in beta_flags(request):
-        return None, api_error(
-            request,
-            401,
-            "authentication_error",
-            f"OAuth authentication is currently not supported without the '{OAUTH_BETA}' beta header.",
-        )
     return grant, None
 
 

@@ -21,12 +21,14 @@ if TYPE_CHECKING:
 def list_events(call: Call) -> dict[str, Any]:
     store = call.request.app.state.store
     rule_id = call.query("federation_rule_id")
+    rid = call.query("request_id")
     try:
         limit = max(1, min(1000, int(call.query("limit") or "100")))
     except ValueError:
         raise bad_request("limit: must be an integer") from None
     with store.lock:
-        events = [e for e in store.events if rule_id is None or e.federation_rule_id == rule_id]
+        events = [e for e in store.events
+                  if (rule_id is None or e.federation_rule_id == rule_id) and (rid is None or e.request_id == rid)]
     return {"data": [e.to_json() for e in reversed(events[-limit:])]}
 
 

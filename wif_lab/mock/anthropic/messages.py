@@ -1,7 +1,9 @@
 """``POST /v1/messages`` for federation tokens: a deterministic reply that says who called.
 
-Auth follows what the SDK sends with a credentials provider: ``Authorization: Bearer sk-ant-oat01-…``
-plus ``anthropic-beta`` containing ``oauth-2025-04-20``. The reply names the service account and
+Auth is ``Authorization: Bearer sk-ant-oat01-…``, with or without ``anthropic-beta:
+oauth-2025-04-20`` (the SDK sends it, the guides' cURL does not). As on the real API, the
+``anthropic-version`` header is required and must name a published version, and a model the API
+does not serve is a 404 ``not_found_error`` naming it. The reply names the service account and
 workspace the minted token is bound to, so a notebook can show *as whom* the call ran. Streaming
 uses the SSE event sequence of the Messages API.
 """
@@ -22,6 +24,24 @@ if TYPE_CHECKING:
     from .service import AnthropicMock
 
 MESSAGES_SCOPES = {"workspace:developer", "workspace:inference"}
+# Published API versions: the two in the versioning docs, and the one SDK 2.10 sends.
+API_VERSIONS = frozenset({"2023-01-01", "2023-06-01", "2026-10-21"})
+# Model ids (and aliases) the lab serves; anything else is answered as an unknown model.
+MODELS = frozenset({
+    "claude-opus-4-1", "claude-opus-4-1-20250805", "claude-opus-4-5", "claude-opus-4-5-20251101",
+    "claude-sonnet-4-5", "claude-sonnet-4-5-20250929", "claude-sonnet-4-6", "claude-haiku-4-5",
+    "claude-haiku-4-5-20251001", "claude-sonnet-4-20250514", "claude-opus-4-20250514",
+})
+
+
+def version_problem(request: Request) -> str | None:
+    """The real API's 400 message for a missing or unknown ``anthropic-version``, else None."""
+    version = request.headers.get("anthropic-version")
+    if version is None:
+        return "anthropic-version: header is required"
+    if version not in API_VERSIONS:
+        return f'anthropic-version: "{version}" is not a valid version'
+    return None
 
 
 def _validate(body: dict[str, Any]) -> str | None:
@@ -64,6 +84,9 @@ async def create_message(request: Request) -> Response:
     if error is not None:
         return error
     assert grant is not None
+    problem = version_problem(request)
+    if problem:
+        return api_error(request, 400, "invalid_request_error", problem)
     if not grant.scopes() & MESSAGES_SCOPES:
         return api_error(request, 403, "permission_error",
                          f"this token's scope ({grant.scope}) does not allow the Messages API")
@@ -73,6 +96,8 @@ async def create_message(request: Request) -> Response:
     problem = _validate(body)
     if problem:
         return api_error(request, 400, "invalid_request_error", problem)
+    if body["model"] not in MODELS:
+        return api_error(request, 404, "not_found_error", f"model: {body['model']}")
     sa = store.service_accounts.get(grant.service_account_id, {})
     ws = store.workspaces.get(grant.workspace_id or "", {})
     text = (

@@ -1,10 +1,20 @@
-"""``POST /v1/oauth/token``: the RFC 7523 jwt-bearer exchange, as the wif-reference documents it.
+"""``POST /v1/oauth/token``: the RFC 7523 jwt-bearer exchange, as the current wif-reference documents it.
 
-What the caller sees is deliberately opaque, like the real endpoint: a malformed request is a 400
-``invalid_request``; every refused assertion is the same 400 ``invalid_grant`` (unknown, archived
-and unauthorized rules merged so nobody can enumerate rules); a replayed ``jti`` is the 401
-``authentication_error`` seen in practice. The precise reason goes only to the authentication
-events log (the Console's Workload identity → history page), which the lab can list.
+What the caller sees is deliberately opaque, like the real endpoint:
+
+- a request that is malformed on its face (missing or wrongly typed field, a ``federation_rule_id``
+  that is not ``fdrl_…``, a ``workspace_id`` that is neither ``wrkspc_…`` nor ``default``) is a 400
+  ``invalid_request_error`` whose message names the problem, and leaves no authentication event;
+- every refused assertion — wrong ``iss``, unknown ``kid``, expired, claims failing the rule, unknown,
+  archived or unauthorized rule, reused ``jti``, ``workspace_id_required`` — is the same 401
+  ``authentication_error`` with the message ``Authentication failed``.
+
+The precise reason goes only to the authentication history (the Console's Workload identity →
+history page), which the lab can list. A rule id nobody recognises leaves no event at all, which is
+how the real history tells "unknown rule" apart from "known rule, token refused".
+
+The earlier revision of the guides answered refusals with ``400 invalid_grant``; notebooks explain
+that wording where they quote it.
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ...rules import WorkspaceContext, evaluate
-from .http import api_error, json_body, oauth_error, ok, request_id
+from .http import api_error, json_body, ok, request_id
 from .jwks import JwksUnavailable
 from .store import AuthEvent, Grant
 
@@ -31,24 +41,35 @@ GRANT_JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 CLOCK_SKEW = 30
 MAX_ASSERTION_BYTES = 16 * 1024
-OPAQUE_GRANT = "The assertion was rejected. See the authentication events for this organization."
+AUTHENTICATION_FAILED = "Authentication failed"
 
 _RULE_ID = re.compile(r"^fdrl_[A-Za-z0-9]{1,64}$")
 _SA_ID = re.compile(r"^svac_[A-Za-z0-9]{1,64}$")
 _WS_ID = re.compile(r"^wrkspc_[A-Za-z0-9]{1,64}$")
+_FIELDS = ("grant_type", "assertion", "federation_rule_id", "organization_id", "service_account_id", "workspace_id")
+_REQUIRED = ("grant_type", "assertion", "federation_rule_id", "organization_id", "service_account_id")
 
 
 class Refusal(Exception):
-    """Why an exchange failed: the event reason and detail, and what the caller is told."""
+    """A denied assertion: always 401 ``Authentication failed``; the reason goes to the history.
 
-    def __init__(self, reason: str, detail: str, *, status: int = 400, error: str = "invalid_grant",
-                 description: str = OPAQUE_GRANT) -> None:
+    ``recorded=False`` for denials the organization's history cannot see (a rule id nobody knows,
+    another organization's id): the real service has no rule to file them under.
+    """
+
+    def __init__(self, reason: str, detail: str, *, recorded: bool = True) -> None:
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
-        self.status = status
-        self.error = error
-        self.description = description
+        self.recorded = recorded
+
+
+class BadRequest(Exception):
+    """A malformed request: 400 ``invalid_request_error`` naming the problem; never recorded."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 @dataclass
@@ -72,46 +93,26 @@ def _uuid_ok(value: str) -> bool:
 
 
 def _parse_request(body: dict[str, Any]) -> dict[str, Any]:
-    grant_type = body.get("grant_type")
-    if grant_type is None:
-        raise Refusal("invalid_request", "grant_type missing", error="invalid_request",
-                      description="grant_type: field required")
-    if grant_type != GRANT_JWT_BEARER:
-        raise Refusal("unsupported_grant_type", f"grant_type {grant_type!r}", error="unsupported_grant_type",
-                      description=f"grant_type must be {GRANT_JWT_BEARER}")
-    for name in ("assertion", "federation_rule_id", "organization_id"):
-        if name not in body or body[name] in (None, ""):
-            raise Refusal("invalid_request", f"{name} missing", error="invalid_request",
-                          description=f"{name}: field required")
-        if not isinstance(body[name], str):
-            raise Refusal("invalid_request", f"{name} not a string", error="invalid_request",
-                          description=f"{name}: must be a string")
-    for name in ("service_account_id", "workspace_id"):
-        if body.get(name) is not None and not isinstance(body[name], str):
-            raise Refusal("invalid_request", f"{name} not a string", error="invalid_request",
-                          description=f"{name}: must be a string")
+    unknown = sorted(set(body) - set(_FIELDS))
+    if unknown:
+        raise BadRequest(f"{unknown[0]}: Extra inputs are not permitted")
+    for name in _REQUIRED:
+        if body.get(name) in (None, ""):
+            raise BadRequest(f"{name}: Field required")
+    for name in _FIELDS:
+        if name in body and body[name] is not None and not isinstance(body[name], str):
+            raise BadRequest(f"{name}: Input should be a valid string")
+    if body["grant_type"] != GRANT_JWT_BEARER:
+        raise BadRequest(f"grant_type: Input should be '{GRANT_JWT_BEARER}'")
     if not _RULE_ID.match(body["federation_rule_id"]):
-        raise Refusal("invalid_request", "malformed federation_rule_id", error="invalid_request",
-                      description="federation_rule_id: must be a federation rule ID (fdrl_...)")
+        raise BadRequest("federation_rule_id: Invalid federation rule ID (expected fdrl_...)")
     if not _uuid_ok(body["organization_id"]):
-        raise Refusal("invalid_request", "malformed organization_id", error="invalid_request",
-                      description="organization_id: must be a UUID")
-    sa = body.get("service_account_id")
-    if sa and not _SA_ID.match(sa):
-        raise Refusal("invalid_request", "malformed service_account_id", error="invalid_request",
-                      description="service_account_id: must be a service account ID (svac_...)")
+        raise BadRequest("organization_id: Input should be a valid UUID")
+    if not _SA_ID.match(body["service_account_id"]):
+        raise BadRequest("service_account_id: Invalid service account ID (expected svac_...)")
     ws = body.get("workspace_id")
     if ws and ws != "default" and not _WS_ID.match(ws):
-        raise Refusal("invalid_request", "malformed workspace_id", error="invalid_request",
-                      description="workspace_id: must be a workspace ID (wrkspc_...) or 'default'")
-    if len(body["assertion"].encode()) > MAX_ASSERTION_BYTES:
-        raise Refusal("invalid_request", "assertion larger than 16 KiB", error="invalid_request",
-                      description="assertion: must be at most 16384 bytes")
-    unknown = set(body) - {"grant_type", "assertion", "federation_rule_id", "organization_id",
-                           "service_account_id", "workspace_id"}
-    if unknown:
-        raise Refusal("invalid_request", f"unknown fields {sorted(unknown)}", error="invalid_request",
-                      description=f"{sorted(unknown)[0]}: extra inputs are not permitted")
+        raise BadRequest("workspace_id: Invalid workspace ID (expected wrkspc_... or 'default')")
     return body
 
 
@@ -127,9 +128,10 @@ class Exchange:
     async def run(self) -> dict[str, Any]:
         body = self.body
         if body["organization_id"] != self.store.organization_id:
-            raise Refusal("organization_mismatch", "organization_id does not name this organization")
-        header = self._header(body["assertion"])
+            raise Refusal("organization_mismatch", "organization_id does not name this organization",
+                          recorded=False)
         rule, issuer = self._rule_and_issuer(body["federation_rule_id"])
+        header = self._header(body["assertion"])
         unverified = jwt.decode(body["assertion"], options={"verify_signature": False})
         self.attempt.claims = unverified  # shown in the event as "claims presented", verified or not
         if unverified.get("iss") != issuer["issuer_url"]:
@@ -156,10 +158,6 @@ class Exchange:
         self.attempt.workspace_id = evaluation.workspace_id
         failure = evaluation.first_failure()
         if failure is not None:
-            if failure.code == "workspace_required":
-                raise Refusal("workspace_required", failure.reason, error="invalid_request",
-                              description="workspace_id_required: the federation rule is enabled for more "
-                                          "than one workspace; pass workspace_id")
             raise Refusal(failure.code, failure.reason)
         scope = rule["oauth_scope"]
         if "org:admin" in scope.split() and sa.get("organization_role") != "admin":
@@ -167,8 +165,7 @@ class Exchange:
         jti = claims.get("jti")
         replay_checked = issuer.get("check_jti", True) and isinstance(jti, str)
         if replay_checked and not self.store.use_jti(issuer["id"], str(jti), float(claims["exp"]) + CLOCK_SKEW):
-            raise Refusal("jti_reused", f"jti {jti!r} was already presented", status=401,
-                              error="authentication_error", description="Authentication failed")
+            raise Refusal("jti_reused", f"jti {jti!r} was already presented")
         now = self.store.now()
         remaining = max(0, int(claims["exp"] - now))
         lifetime = max(60, min(int(rule.get("token_lifetime_seconds", 3600)), 2 * remaining))
@@ -178,6 +175,9 @@ class Exchange:
         return {"access_token": token, "token_type": "Bearer", "expires_in": lifetime, "scope": scope}
 
     def _header(self, assertion: str) -> dict[str, Any]:
+        if len(assertion.encode()) > MAX_ASSERTION_BYTES:
+            raise Refusal("assertion_too_large", f"the assertion is {len(assertion.encode())} bytes; at most "
+                                                 f"{MAX_ASSERTION_BYTES} are accepted")
         try:
             header = jwt.get_unverified_header(assertion)
             jwt.decode(assertion, options={"verify_signature": False})
@@ -194,7 +194,7 @@ class Exchange:
         rule = self.store.rules.get(rule_id)
         self.attempt.rule_id = rule_id
         if rule is None:
-            raise Refusal("rule_not_found", f"no federation rule {rule_id}")
+            raise Refusal("rule_not_found", f"no federation rule {rule_id}", recorded=False)
         if rule.get("archived_at"):
             raise Refusal("rule_archived", f"federation rule {rule_id} is archived")
         issuer = self.store.issuers.get(rule["issuer_id"])
@@ -267,32 +267,32 @@ async def oauth_token(request: Request) -> JSONResponse:
     try:
         body, problem = await json_body(request)
         if body is None:
-            raise Refusal("invalid_request", problem or "bad body", error="invalid_request",
-                          description=problem or "request body must be a JSON object")
+            raise BadRequest(problem or "request body must be a JSON object")
         body = _parse_request(body)
-        attempt.service_account_id = body.get("service_account_id")
+        attempt.service_account_id = body["service_account_id"]
         result = await Exchange(mock, body, attempt).run()
+    except BadRequest as bad:
+        return api_error(request, 400, "invalid_request_error", bad.message)
     except Refusal as refusal:
-        store.record(AuthEvent(
-            id=store.ids.request_id().replace("req_", "activity_"), created_at=store.now(), request_id=rid,
-            outcome="denied", reason=refusal.reason, detail=refusal.detail, http_status=refusal.status,
-            issuer_id=attempt.issuer_id, federation_rule_id=attempt.rule_id,
-            requested_service_account_id=attempt.service_account_id, workspace_id=attempt.workspace_id,
-            claims=attempt.claims, jti=(attempt.claims or {}).get("jti"), verdicts=attempt.verdicts,
-        ))
-        if refusal.status == 401:
-            return api_error(request, 401, refusal.error, refusal.description)
-        return oauth_error(request, refusal.status, refusal.error, refusal.description)
-    store.record(AuthEvent(
-        id=store.ids.request_id().replace("req_", "activity_"), created_at=store.now(), request_id=rid,
-        outcome="success", reason=None, detail=None,
-        http_status=200, issuer_id=attempt.issuer_id, federation_rule_id=attempt.rule_id,
-        requested_service_account_id=attempt.service_account_id, workspace_id=attempt.workspace_id,
-        claims=attempt.claims, jti=(attempt.claims or {}).get("jti"), verdicts=attempt.verdicts,
-    ))
+        if refusal.recorded:
+            _record(store, rid, attempt, outcome="denied", reason=refusal.reason, detail=refusal.detail,
+                    http_status=401)
+        return api_error(request, 401, "authentication_error", AUTHENTICATION_FAILED)
+    _record(store, rid, attempt, outcome="success", reason=None, detail=None, http_status=200)
     response = ok(request, result)
     response.headers["cache-control"] = "no-store"
     return response
+
+
+def _record(store: Any, rid: str, attempt: Attempt, *, outcome: str, reason: str | None, detail: str | None,
+            http_status: int) -> None:
+    store.record(AuthEvent(
+        id=store.ids.request_id().replace("req_", "activity_"), created_at=store.now(), request_id=rid,
+        outcome=outcome, reason=reason, detail=detail, http_status=http_status,
+        issuer_id=attempt.issuer_id, federation_rule_id=attempt.rule_id,
+        requested_service_account_id=attempt.service_account_id, workspace_id=attempt.workspace_id,
+        claims=attempt.claims, jti=(attempt.claims or {}).get("jti"), verdicts=attempt.verdicts,
+    ))
 
 
 def token_routes(mock: AnthropicMock) -> list[Route]:
