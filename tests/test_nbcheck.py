@@ -50,9 +50,14 @@ def test_each_problem_is_caught(notebook: dict, expected: str) -> None:
     assert any(expected in p for p in found), found
 
 
-def test_expected_errors_are_allowed_in_tagged_cells() -> None:
+def test_no_error_output_is_allowed_even_in_a_tagged_cell() -> None:
     err = {"output_type": "error", "ename": "ExchangeRefused", "evalue": "refused"}
-    assert problems(nb(PARAMS, code([err], tags=["raises-exception"]))) == []
+    assert any("error output" in p for p in problems(nb(PARAMS, code([err], tags=["raises-exception"]))))
+
+
+def test_a_papermill_banner_is_caught() -> None:
+    banner = {"cell_type": "markdown", "metadata": {"tags": ["papermill-error-cell-tag"]}, "source": "An Exception"}
+    assert any("papermill error banner" in p for p in problems(nb(banner, PARAMS)))
 
 
 @pytest.mark.skipif(not NOTEBOOKS, reason="no notebooks committed yet")

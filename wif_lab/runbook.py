@@ -106,8 +106,9 @@ class Outcome(ShownAsTable):
             if status.get("detail"):
                 rows.append(("event detail", status["detail"]))
         elif self.history_read and isinstance(self.error, ExchangeRefused):
-            rows.append(("event reason", "no history entry: the request was malformed (400) or named a rule id "
-                                         "this organization does not have"))
+            why = ("a malformed request is refused before any rule is looked up" if self.error.status == 400
+                   else "the organization has no rule with this id, so there was nothing to file it under")
+            rows.append(("event reason", f"no history entry: {why}"))
         return Table(self.title, ["field", "value"], rows)
 
 
@@ -278,24 +279,36 @@ class Runbook:
             return Note("no preflight verdicts (skipped)")
         return verdicts_table(evaluation)
 
-    def exchange(self, token: str, *, rule: Any = None) -> ExchangeResult:
-        """The raw jwt-bearer exchange for the current (or given) rule."""
-        rule_id = rule.id if rule is not None else self.federation_rule_id
-        if not rule_id:
+    def exchange(self, token: str, *, rule: Any = None, **fields: str | None) -> ExchangeResult:
+        """The raw jwt-bearer exchange for the current (or given) rule.
+
+        ``fields`` override the request's ``federation_rule_id``, ``service_account_id`` or
+        ``workspace_id`` (``None`` leaves a field out), to show how the service answers a wrong one.
+        """
+        request: dict[str, str | None] = {
+            "federation_rule_id": rule.id if rule is not None else self.federation_rule_id,
+            "service_account_id": rule.target.service_account_id if rule is not None else self.service_account_id,
+            "workspace_id": self.workspace_id,
+        }
+        unknown = set(fields) - set(request)
+        if unknown:
+            raise ConfigurationError(f"exchange() cannot override {sorted(unknown)}",
+                                     hint="override only federation_rule_id, service_account_id or workspace_id")
+        request.update(fields)
+        if not request["federation_rule_id"]:
             raise ConfigurationError("no federation rule to exchange against",
                                      hint="set federation_rule_id (live) or run the 'configure Anthropic' cells")
-        return exchange(token, base_url=self.base_url, federation_rule_id=rule_id,
-                        organization_id=self.organization_id,
-                        service_account_id=(rule.target.service_account_id if rule is not None
-                                            else self.service_account_id),
-                        workspace_id=self.workspace_id, verify=self.verify)
+        return exchange(token, base_url=self.base_url, federation_rule_id=str(request["federation_rule_id"]),
+                        organization_id=self.organization_id, service_account_id=request["service_account_id"],
+                        workspace_id=request["workspace_id"], verify=self.verify)
 
-    def try_exchange(self, token: str | None, *, rule: Any = None, title: str = "Exchange") -> Outcome:
+    def try_exchange(self, token: str | None, *, rule: Any = None, title: str = "Exchange",
+                     **fields: str | None) -> Outcome:
         """Exchange and report the outcome instead of raising, with the authentication event behind it."""
         if token is None or rule is None:
             return Outcome(title, "skipped", note="lab-only demonstration (skipped in live mode)")
         try:
-            result = self.exchange(token, rule=rule)
+            result = self.exchange(token, rule=rule, **fields)
         except ExchangeRefused as exc:
             return Outcome(title, "refused", error=exc, event=self.event_for(exc.request_id),
                            history_read=self.lab is not None)

@@ -80,13 +80,9 @@ def execute(notebook: Path, output: Path, parameters: dict[str, Any], timeout: i
             kernel_manager_class=SlicedPollKernelManager,  # no minute-long stalls on a missed wake-up
         )
     except pm.PapermillExecutionError as exc:
-        # nbclient runs past cells tagged raises-exception, but papermill reports their (expected)
-        # errors afterwards; only an error in an untagged cell is a failure.
-        unexpected = _unexpected_errors(output)
-        if unexpected:
-            return RunResult(notebook, output, False, time.perf_counter() - t0, unexpected[0])
-        if not _ran_to_the_end(output):
-            return RunResult(notebook, output, False, time.perf_counter() - t0, _describe(exc))
+        # Expected failures are shown as outcomes, never raised: any error output is a failure.
+        errors = _errors(output)
+        return RunResult(notebook, output, False, time.perf_counter() - t0, errors[0] if errors else _describe(exc))
     except (CellTimeoutError, DeadKernelError) as exc:
         return RunResult(notebook, output, False, time.perf_counter() - t0, _describe(exc))
     return RunResult(notebook, output, True, time.perf_counter() - t0)
@@ -96,22 +92,13 @@ def _code_cells(path: Path) -> list[dict[str, Any]]:
     return [c for c in json.loads(path.read_text()).get("cells", []) if c.get("cell_type") == "code"]
 
 
-def _unexpected_errors(path: Path) -> list[str]:
-    from .nbcheck import EXPECTED_ERROR_TAG
-
+def _errors(path: Path) -> list[str]:
     found = []
     for cell in _code_cells(path):
-        if EXPECTED_ERROR_TAG in cell.get("metadata", {}).get("tags", []):
-            continue
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 found.append(f"{out.get('ename')}: {str(out.get('evalue', '')).splitlines()[0][:240]}")
     return found
-
-
-def _ran_to_the_end(path: Path) -> bool:
-    cells = _code_cells(path)
-    return bool(cells) and cells[-1].get("execution_count") is not None
 
 
 def run(

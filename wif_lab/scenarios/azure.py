@@ -12,8 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..display import Table, summary
+from ..errors import WifLabError
 from ..providers.azure_imds import ImdsClient
-from ..runbook import Note, Runbook
+from ..redact import redact
+from ..runbook import Note, Outcome, Runbook
 
 # The resource the guide's cURL examples request. The lab's tenant registers it as the guide implies:
 # an https identifier URI with requestedAccessTokenVersion unset, so IMDS answers with v1 tokens.
@@ -76,3 +78,13 @@ def second_identity_token(rb: Runbook, azure: Mapping[str, Any]) -> str | None:
         return None
     other = next(i for i in rb.lab.section("azure")["identities"] if i["name"] == SECOND_IDENTITY)
     return _token(rb, azure["resource"], base_url=azure.get("imds_url"), client_id=other["client_id"])
+
+
+def try_token(client: ImdsClient, title: str) -> Outcome:
+    """Ask IMDS for a token and show the answer, refusal included, instead of raising."""
+    try:
+        answer = client.get_token()
+    except WifLabError as exc:
+        return Outcome(title, "refused", error=exc)
+    return Outcome(title, "accepted", extra=[("access_token", redact(answer.access_token)),
+                                             ("expires_in", str(answer.expires_in))])
