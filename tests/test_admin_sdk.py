@@ -249,3 +249,51 @@ def test_workspace_side_of_memberships(client: anthropic.Anthropic, mock: Anthro
     archived_ws["archived_at"] = mock.store.now_iso()
     with pytest.raises(anthropic.BadRequestError, match="archived"):
         members.list(archived_ws["id"])
+
+
+def test_a_rule_names_only_a_workspace_its_account_belongs_to(client: anthropic.Anthropic,
+                                                             mock: AnthropicMock) -> None:
+    """Current wif-reference / wif-admin-api: the rule's workspace_id is required unless the rule applies to all
+    workspaces, and the target service account must be a member of it (always true of the default workspace)."""
+    team = mock.store.create_workspace("SDK members only")["id"]
+    issuer = client.organization.federation.issuers.create(
+        name="sdk-membership-issuer", issuer_url="https://127.0.0.1:9444/oauth2/default")
+    sa = client.organization.service_accounts.create(name="sdk-membership-sa")
+    outsider = client.organization.service_accounts.create(name="sdk-membership-outsider")
+    rules = client.organization.federation.rules
+
+    def create(name: str, target: str, **extra: Any) -> Any:
+        return rules.create(issuer_id=issuer.id, name=name, match={"subject_prefix": "lab-member"},
+                            oauth_scope="workspace:inference",
+                            target={"type": "service_account", "service_account_id": target}, **extra)
+
+    with pytest.raises(anthropic.BadRequestError) as raised:
+        create("sdk-not-yet-member", sa.id, workspace_id=team)
+    assert raised.value.status_code == 400
+    assert raised.value.body["error"] == {  # type: ignore[index]
+        "type": "invalid_request_error",
+        "message": f"workspace_id: service account '{sa.id}' is not a member of workspace '{team}'; add it first "
+                   f"with POST /v1/organizations/service_accounts/{sa.id}/workspaces",
+    }
+    with pytest.raises(anthropic.BadRequestError, match="workspace_id: field required unless"):
+        create("sdk-no-workspace", sa.id)
+    everywhere = create("sdk-everywhere", outsider.id, applies_to_all_workspaces=True)
+    assert (everywhere.applies_to_all_workspaces, everywhere.workspace_ids) == (True, [])
+    in_default = create("sdk-in-default", outsider.id, workspace_id="default")  # implicit membership
+    assert in_default.workspace_ids == [mock.store.default_workspace_id]
+
+    client.organization.service_accounts.workspaces.add(sa.id, workspace_id=team, workspace_role="workspace_user")
+    rule = create("sdk-member", sa.id, workspace_id=team)
+    assert rule.workspace_ids == [team]
+
+    # Update: the rule's workspace must stay one its (possibly new) target belongs to.
+    with pytest.raises(anthropic.BadRequestError, match=f"workspace_id: service account '{outsider.id}'"):
+        rules.update(rule.id, target={"type": "service_account", "service_account_id": outsider.id})
+    with pytest.raises(anthropic.BadRequestError, match=f"is not a member of workspace '{team}'"):
+        rules.update(in_default.id, workspace_id=team)
+    assert rules.retrieve(rule.id).target.service_account_id == sa.id  # nothing changed
+    moved = rules.update(rule.id, workspace_id="default",
+                         target={"type": "service_account", "service_account_id": outsider.id})
+    assert (moved.workspace_ids, moved.target.service_account_id) == ([mock.store.default_workspace_id], outsider.id)
+    for made in (everywhere, in_default, moved):
+        rules.archive(made.id)

@@ -163,3 +163,16 @@ def test_availability_probe_sees_imds(entra: EntraMock) -> None:
         client.request_token(scope, connection_timeout=1, retry_total=0)
     assert info.value.status_code == 400
     assert "metadata header" in str(info.value)
+
+
+def test_a_relayed_request_is_refused(entra: EntraMock, imds: ImdsMock) -> None:
+    """IMDS refuses requests carrying X-Forwarded-For (what a relaying proxy adds); azure-identity never sends
+    it, so the plain credential keeps working while one told to add the header gets IMDS's 400, once."""
+    scope, _ = v2_scope(entra)
+    client_id = entra.identity("claude-inference").client_id
+    imds.flush_cache()
+    before = imds.requests
+    with pytest.raises(CredentialUnavailableError, match="X-Forwarded-For"):
+        ManagedIdentityCredential(client_id=client_id, headers={"X-Forwarded-For": "203.0.113.7"}).get_token(scope)
+    assert imds.requests == before + 1, "a 400 without Retry-After is not retried"
+    assert ManagedIdentityCredential(client_id=client_id).get_token(scope).token

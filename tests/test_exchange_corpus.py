@@ -78,6 +78,9 @@ def env(lab: MockStack) -> Env:
     multi = federate(the_lab, issuer_url=oidc.issuer, match={"subject_prefix": SUB})
     admin = the_lab.admin()
     ws_a, ws_b = store.create_workspace("corpus-a")["id"], store.create_workspace("corpus-b")["id"]
+    # A rule may only name a workspace its account belongs to; ws_b (enabled below) stays without it.
+    admin.organization.service_accounts.workspaces.add(multi.service_account.id, workspace_id=ws_a,
+                                                       workspace_role="workspace_developer")
     admin.organization.federation.rules.update(multi.rule.id, workspace_id=ws_a)
     admin.organization.federation.rules.workspaces.add(multi.rule.id, workspace_id=ws_b)
     multi.rule = admin.organization.federation.rules.retrieve(multi.rule.id)
@@ -328,3 +331,26 @@ def test_unknown_kid_refetches_once_after_rotation(fresh_stack: MockStack) -> No
     assert jwks.fetch_count == fetched + 1
     assert exchange(oidc.mint({"sub": "w"}, kid="never-published")) == 401
     assert jwks.fetch_count == fetched + 1  # rate-limited: no second re-fetch straight away
+
+
+def test_removing_a_membership_stops_exchanges_in_that_workspace(env: Env) -> None:
+    """The rule still names the workspace; the Admin API does not refuse the removal, but from then on the
+    exchange binds to a workspace the account no longer belongs to and is denied."""
+    admin = env.lab.admin()
+    fed = federate(env.lab, issuer_url=env.oidc.issuer, match={"subject_prefix": SUB})
+    ws = env.lab.stack.mocks["anthropic"].store.create_workspace("corpus-leaving")["id"]
+    admin.organization.service_accounts.workspaces.add(fed.service_account.id, workspace_id=ws,
+                                                       workspace_role="workspace_developer")
+    rule = admin.organization.federation.rules.update(fed.rule.id, workspace_id=ws)
+    assert rule.workspace_ids == [ws]
+    r = env.post(env.body(federation_rule_id=fed.rule.id))
+    assert r.status_code == 200, r.text
+
+    removed = admin.organization.service_accounts.workspaces.remove(ws, service_account_id=fed.service_account.id)
+    assert removed.type == "service_account_workspace_member_deleted"
+    assert admin.organization.federation.rules.retrieve(fed.rule.id).workspace_ids == [ws]  # the rule is untouched
+    r = env.post(env.body(federation_rule_id=fed.rule.id))
+    assert r.status_code in (400, 401), r.text  # a denial (the exchange contract is moving from 400 to 401)
+    event = env.lab.last_event()
+    assert event is not None and event["event_data"]["federation_rule_id"] == fed.rule.id
+    assert event["status"]["reason"] == "not_workspace_member"

@@ -120,6 +120,11 @@ def _account(api: Api, name: str = "lab-sa", **extra: Any) -> dict[str, Any]:
     return api.ok("post", ACCOUNTS, {"name": name, **extra})
 
 
+def _join(api: Api, sa_id: str, workspace_id: str, role: str = "workspace_developer") -> dict[str, Any]:
+    """Make the service account a member of the workspace (a rule may only name such a workspace)."""
+    return api.ok("post", f"{ACCOUNTS}/{sa_id}/workspaces", {"workspace_id": workspace_id, "workspace_role": role})
+
+
 def _rule_body(issuer_id: str, sa_id: str, name: str = "lab-rule", **extra: Any) -> dict[str, Any]:
     return {
         "name": name,
@@ -571,6 +576,7 @@ def test_rule_create_variants(api: Api, mock: AnthropicMock, world: dict[str, An
     assert (everywhere["applies_to_all_workspaces"], everywhere["workspace_ids"], everywhere["workspace_id"]) == (
         True, [], None)
     repeated = "workspace:developer workspace:inference workspace:developer"
+    _join(api, sa_id, team)
     in_team = api.ok("post", RULES, _rule_body(issuer_id, sa_id, "in-team", workspace_id=team,
                                                 token_lifetime_seconds=60, description="team rule",
                                                 oauth_scope=repeated))
@@ -616,6 +622,7 @@ def test_rule_update(api: Api, mock: AnthropicMock, world: dict[str, Any], clock
     rule_id, team = world["rule"]["id"], world["team"]["id"]
     path = f"{RULES}/{rule_id}"
     other_sa = _account(api, "other-sa")
+    _join(api, other_sa["id"], team)
     clock.now += 5
     updated = api.ok("post", path, {
         "match": {"claims": {"tid": "tenant-1"}},
@@ -660,6 +667,7 @@ def test_applies_to_all_false_needs_a_workspace(api: Api, world: dict[str, Any])
     path = f"{RULES}/{rule['id']}"
     _error(api.post(path, {"applies_to_all_workspaces": False}), 400, "invalid_request_error",
            "applies_to_all_workspaces: cannot be false")
+    _join(api, world["sa"]["id"], world["team"]["id"])
     narrowed = api.ok("post", path, {"applies_to_all_workspaces": False, "workspace_id": world["team"]["id"]})
     assert (narrowed["applies_to_all_workspaces"], narrowed["workspace_ids"]) == (False, [world["team"]["id"]])
 

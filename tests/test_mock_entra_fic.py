@@ -137,6 +137,30 @@ def test_v1_resource_and_app_id_scope(lab: Tenantry) -> None:
     assert jwt.decode(by_guid, options={"verify_signature": False})["aud"] == lab.app_id
 
 
+def test_v1_token_endpoint(lab: Tenantry) -> None:
+    """``POST /<tenant>/oauth2/token``: the resource parameter names the resource, the answer is the v1 shape
+    (every value a string, plus expires_on, not_before and resource); the registration still picks the claims."""
+    v1_path = f"/{lab.entra.tenant_id}/oauth2/token"
+    form = lab.form(scope=None, resource=f"api://{lab.app_id}")
+    response = lab.post(form, path=v1_path)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert list(body) == ["token_type", "expires_in", "ext_expires_in", "expires_on", "not_before", "resource",
+                          "access_token"]
+    assert all(isinstance(value, str) for value in body.values())
+    assert body["resource"] == f"api://{lab.app_id}" and body["token_type"] == "Bearer"
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert (claims["ver"], claims["aud"]) == ("2.0", lab.app_id)  # requestedAccessTokenVersion=2 wins
+    assert int(body["expires_on"]) == claims["exp"] and int(body["not_before"]) == claims["nbf"]
+    assert int(body["expires_in"]) == claims["exp"] - claims["iat"]
+    v1 = lab.post(lab.form(scope=None, resource="https://api.anthropic.com"), path=v1_path).json()
+    assert jwt.decode(v1["access_token"], options={"verify_signature": False})["ver"] == "1.0"
+    # The same assertion checks run on both endpoints.
+    lab.replace_fic(subject="system:serviceaccount:other:other")
+    refused = lab.post(form, path=v1_path)
+    assert (refused.status_code, refused.json()["error_codes"]) == (401, [700213])
+
+
 def test_lifetimes_are_random_60_to_90_minutes_and_seeded(state_dir: Path) -> None:
     def lifetimes(seed: int) -> list[int]:
         t = in_process(state_dir, FakeClock(), seed=seed)

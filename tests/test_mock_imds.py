@@ -72,6 +72,12 @@ NEGATIVE = [
      {"error": "invalid_request", "error_description": "Required metadata header not specified"}),
     ("Metadata: false", {}, {"Metadata": "false"}, 400,
      {"error": "invalid_request", "error_description": "Required metadata header not specified"}),
+    ("X-Forwarded-For", {}, {**H, "X-Forwarded-For": "203.0.113.7"}, 400,
+     {"error": "invalid_request", "error_description": "Requests carrying an X-Forwarded-For header are not accepted"}),
+    ("empty X-Forwarded-For", {}, {**H, "x-forwarded-for": ""}, 400,
+     {"error": "invalid_request", "error_description": "Requests carrying an X-Forwarded-For header are not accepted"}),
+    ("X-Forwarded-For without Metadata", {}, {"X-Forwarded-For": "203.0.113.7"}, 400,
+     {"error": "invalid_request", "error_description": "Required metadata header not specified"}),
     ("no api-version", {"api-version": None}, H, 400,
      {"error": "Bad request. api-version was not specified in the request. For more information refer to "
                "aka.ms/azureimds", "newest-versions": ["2023-11-15", "2023-07-01", "2021-12-13"]}),

@@ -12,7 +12,11 @@ Follows "How to use managed identities for Azure resources on an Azure VM to acq
 - identity selection: ``client_id`` / ``object_id`` / ``msi_res_id``; with none, the
   system-assigned identity (silently), else the only user-assigned one, else an error;
 - errors with IMDS's real status and body; Entra's own error JSON is passed through for an
-  unknown resource (AADSTS500011, 400).
+  unknown resource (AADSTS500011, 400);
+- "Security and authentication" in Microsoft's IMDS article: a request must carry ``Metadata: true``
+  and must **not** carry ``X-Forwarded-For`` (so a request relayed by a proxy is refused). The
+  article gives no body for the second refusal; the lab answers 400 in the same ``invalid_request``
+  shape as the missing-header one, with its own wording [inferred], and checks ``Metadata`` first.
 
 The VM it answers for carries a set of the tenant's identities (by default all of them).
 ``azure-identity`` reaches it through ``AZURE_POD_IDENTITY_AUTHORITY_HOST=<base URL>``.
@@ -50,6 +54,8 @@ AMBIGUOUS_IDENTITY = {
     "error_description": "Multiple user assigned identities exist, please specify the clientId / resourceId "
                          "of the identity in the token request",
 }
+FORWARDED_REQUEST = {"error": "invalid_request",
+                     "error_description": "Requests carrying an X-Forwarded-For header are not accepted"}
 MISSING_RESOURCE = {"error": "invalid_request",
                     "error_description": "Required query variable 'resource' is missing"}
 
@@ -135,6 +141,8 @@ class ImdsMock:
         """The 200 body for a request, or :class:`ImdsRefusal` with IMDS's status and body."""
         if headers.get("metadata", "").strip().lower() != "true":
             raise ImdsRefusal(400, MISSING_METADATA)
+        if "x-forwarded-for" in headers:  # IMDS is not for relayed requests (SSRF through a proxy)
+            raise ImdsRefusal(400, FORWARDED_REQUEST)
         version = params.get("api-version")
         if version not in API_VERSIONS:
             raise ImdsRefusal(400, _api_version_error(version))

@@ -47,6 +47,12 @@ More lab deviations: FICs work the moment they are created (real ones can take m
 registrations cannot hold FICs here; loopback https issuers trusted through the lab CA count as
 "public"; grant types other than ``client_credentials`` are refused as unsupported (70003).
 
+The v1 token endpoint (``POST /<tenant>/oauth2/token``) runs the same logic with a ``resource``
+parameter instead of a scope and answers in the v1 shape (strings, plus ``expires_on``, ``not_before``
+and ``resource``). Both token endpoints, and every other endpoint the discovery documents advertise
+(authorize, logout, devicecode, checksession, userinfo, kerberos), are served over HTTP by
+:mod:`wif_lab.mock.entra_endpoints`, which says what each answer rests on.
+
 The tenant model (:class:`Tenant`) and :meth:`EntraMock.mint_access_token` are shared by the mock
 IMDS and the workload-identity token endpoint.
 """
@@ -64,7 +70,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import jwt
@@ -286,6 +292,30 @@ def resource_not_found(
         "This can happen if the application has not been installed by the administrator of the tenant or "
         "consented to by any user in the tenant. You might have sent your authentication request to the "
         "wrong tenant.",
+        now=now, correlation_id=correlation_id,
+    )
+
+
+def application_not_found(
+    client_id: str, tenant: Tenant, *, now: float, correlation_id: str | None = None
+) -> EntraError:
+    """AADSTS700016: no application (or managed identity) in the tenant has this client ID."""
+    return aadsts_error(
+        400, "unauthorized_client", 700016,
+        f"Application with identifier '{client_id}' was not found in the directory '{tenant.display_name}'. This "
+        "can happen if the application has not been installed by the administrator of the tenant or consented to "
+        "by any user in the tenant. You may have sent your authentication request to the wrong tenant.",
+        now=now, correlation_id=correlation_id,
+    )
+
+
+def method_not_accepted(
+    method: str, *, now: float, correlation_id: str | None = None, accepted: str = "POST, OPTIONS"
+) -> EntraError:
+    """AADSTS900561: a POST-only endpoint (token, devicecode) asked with another method; 400."""
+    return aadsts_error(
+        400, "invalid_request", 900561,
+        f"The endpoint only accepts {accepted} requests. Received a {method.upper()} request.",
         now=now, correlation_id=correlation_id,
     )
 
@@ -845,74 +875,73 @@ class EntraMock:
             return self._lifetimes.randint(*CLIENT_CREDENTIALS_LIFETIME)
 
     async def redeem_federated_assertion(
-        self, tenant_segment: str, form: Mapping[str, str], *, correlation_id: str | None = None
+        self, tenant_segment: str, form: Mapping[str, str], *, correlation_id: str | None = None, version: int = 2
     ) -> tuple[AccessToken, dict[str, Any]]:
-        """The token endpoint's logic: the minted token and the 200 body, or :class:`EntraError`."""
+        """The token endpoint's logic: the minted token and the 200 body, or :class:`EntraError`.
+
+        ``version`` is the endpoint: 2 (``oauth2/v2.0/token``, a ``<resource>/.default`` scope, integer
+        lifetimes) or 1 (``oauth2/token``, a ``resource`` parameter, every value a string plus
+        ``expires_on``, ``not_before`` and ``resource``)."""
         call = _Call(self.ctx.clock(), correlation_id)
         record: dict[str, Any] = {"client_id": form.get("client_id"), "claims": None}
         try:
-            minted = await self._redeem(call, tenant_segment, form, record)
+            minted = await self._redeem(call, tenant_segment, form, record, version)
         except EntraError as err:
             self.federated_requests.append(FederatedTokenRequest(
                 call.now, record["client_id"], record["claims"], err.body["error_codes"][0]))
             raise
         self.federated_requests.append(FederatedTokenRequest(
             call.now, record["client_id"], record["claims"], None, minted.lifetime))
+        if version == 1:
+            lifetime = str(minted.lifetime)
+            return minted, {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,
+                            "expires_on": str(minted.expires_on), "not_before": str(minted.not_before),
+                            "resource": minted.resource, "access_token": minted.token}
         body = {"token_type": "Bearer", "expires_in": minted.lifetime, "ext_expires_in": minted.lifetime,
                 "access_token": minted.token}
         return minted, body
 
     async def _redeem(
-        self, call: _Call, segment: str, form: Mapping[str, str], record: dict[str, Any]
+        self, call: _Call, segment: str, form: Mapping[str, str], record: dict[str, Any], version: int
     ) -> AccessToken:
+        if not form.get("grant_type"):  # nothing can be said about the grant before it is named
+            raise call.missing("grant_type")
         if segment.lower() in (*MULTI_TENANT_ALIASES, "consumers"):
             raise call.fail(400, "invalid_request", 9001023,
                             "The grant type is not supported over the /common or /consumers endpoints. "
                             "Please use the /organizations or tenant-specific endpoint.")
         if not self.tenant.resolve_alias(segment):
             raise tenant_not_found(segment, now=call.now)
-        resource = self._check_request(call, form)
+        resource = self._check_request(call, form, version)
         assertion = form["client_assertion"].strip()  # the token file is often sent with its newline
         header, claims = self._parse_assertion(call, assertion)
         record["claims"] = claims
         self._check_assertion_times(call, claims)
         identity = self.tenant.identity_by_client_id(form["client_id"])
         if identity is None:
-            raise call.fail(400, "unauthorized_client", 700016,
-                            f"Application with identifier '{form['client_id']}' was not found in the directory "
-                            f"'{self.tenant.display_name}'. This can happen if the application has not been "
-                            "installed by the administrator of the tenant or consented to by any user in the "
-                            "tenant. You may have sent your authentication request to the wrong tenant.")
+            raise application_not_found(form["client_id"], self.tenant, now=call.now,
+                                        correlation_id=call.correlation_id)
         self._match_federated_credential(call, identity, claims)
         await self._check_signature(call, assertion, header, claims["iss"])
         if self.tenant.find_resource(resource) is None:
             raise resource_not_found(resource, self.tenant, now=call.now, correlation_id=call.correlation_id)
         return self.mint_access_token(identity, resource, now=call.now, lifetime=self._client_credentials_lifetime())
 
-    def _check_request(self, call: _Call, form: Mapping[str, str]) -> str:
-        """The form's own rules; returns the resource named by the single ``<resource>/.default`` scope."""
-        grant_type = form.get("grant_type")
-        if not grant_type:
-            raise call.missing("grant_type")
+    def _check_request(self, call: _Call, form: Mapping[str, str], version: int) -> str:
+        """The form's own rules; returns the resource: v2 names it by the single ``<resource>/.default``
+        scope, v1 by the ``resource`` parameter."""
+        grant_type = form["grant_type"]
         if grant_type != "client_credentials":
             raise call.fail(400, "unsupported_grant_type", 70003,
                             f"The app requested an unsupported grant type '{grant_type}'.")
         if not form.get("client_id"):
             raise call.missing("client_id")
-        scope = form.get("scope", "").strip()
-        if not scope:
-            raise call.missing("scope")
-        scopes = scope.split()
-        for item in scopes:
-            if not item.endswith("/.default"):
-                raise call.fail(400, "invalid_scope", 1002012,
-                                f"The provided value for scope {item} is not valid. Client credential flows must "
-                                "have a scope value with /.default suffixed to the resource identifier "
-                                "(application ID URI).")
-        if len(scopes) > 1:
-            raise call.fail(400, "invalid_scope", 28000,
-                            "Provided value for the input parameter scope is not valid because it contains more "
-                            f"than one resource. Scope {scope} is not valid.")
+        if version == 2:
+            resource = self._requested_resource(call, form)
+        else:
+            resource = form.get("resource", "").strip()
+            if not resource:
+                raise call.missing("resource")
         if not form.get("client_assertion"):
             if form.get("client_secret"):
                 raise call.fail(401, "invalid_client", 7000215,
@@ -927,6 +956,25 @@ class EntraMock:
             raise call.missing("client_assertion_type")
         if assertion_type != CLIENT_ASSERTION_TYPE:
             raise call.fail(400, "invalid_request", 90011, "Unexpected client assertion type.")
+        return resource
+
+    @staticmethod
+    def _requested_resource(call: _Call, form: Mapping[str, str]) -> str:
+        """v2: exactly one scope, of the form ``<resource>/.default``."""
+        scope = form.get("scope", "").strip()
+        if not scope:
+            raise call.missing("scope")
+        scopes = scope.split()
+        for item in scopes:
+            if not item.endswith("/.default"):
+                raise call.fail(400, "invalid_scope", 1002012,
+                                f"The provided value for scope {item} is not valid. Client credential flows must "
+                                "have a scope value with /.default suffixed to the resource identifier "
+                                "(application ID URI).")
+        if len(scopes) > 1:
+            raise call.fail(400, "invalid_scope", 28000,
+                            "Provided value for the input parameter scope is not valid because it contains more "
+                            f"than one resource. Scope {scope} is not valid.")
         return scopes[0].removesuffix("/.default")
 
     def _parse_assertion(self, call: _Call, assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -1009,7 +1057,8 @@ class EntraMock:
 
     # -- HTTP
 
-    def _tenant_or_error(self, segment: str) -> EntraError | None:
+    def tenant_refusal(self, segment: str) -> EntraError | None:
+        """AADSTS90002 for a path segment that names no tenant here; ``common``/``organizations`` pass."""
         if segment in MULTI_TENANT_ALIASES or self.tenant.resolve_alias(segment):
             return None
         return tenant_not_found(segment, now=self.ctx.clock())
@@ -1018,58 +1067,50 @@ class EntraMock:
         headers = {"cache-control": "max-age=86400, private", "access-control-allow-origin": "*"}
         return JSONResponse(body, media_type=JSON_UTF8, headers=headers)
 
-    def _error(self, err: EntraError) -> JSONResponse:
+    def error_response(self, err: EntraError) -> JSONResponse:
         headers = {"cache-control": "no-store, no-cache", "pragma": "no-cache", "expires": "-1"}
         return JSONResponse(err.body, status_code=err.status, media_type=JSON_UTF8, headers=headers)
 
     async def discovery_v2(self, request: Request) -> JSONResponse:
         segment = request.path_params["tenant"]
-        err = self._tenant_or_error(segment)
+        err = self.tenant_refusal(segment)
         if err:
-            return self._error(err)
+            return self.error_response(err)
         return self._metadata(self.discovery(2, segment if segment in MULTI_TENANT_ALIASES else None))
 
     async def discovery_v1(self, request: Request) -> JSONResponse:
         segment = request.path_params["tenant"]
-        err = self._tenant_or_error(segment)
+        err = self.tenant_refusal(segment)
         if err:
-            return self._error(err)
+            return self.error_response(err)
         return self._metadata(self.discovery(1, segment if segment in MULTI_TENANT_ALIASES else None))
 
     async def keys_v2(self, request: Request) -> JSONResponse:
-        err = self._tenant_or_error(request.path_params["tenant"])
-        return self._error(err) if err else self._metadata(self.jwks(2))
+        err = self.tenant_refusal(request.path_params["tenant"])
+        return self.error_response(err) if err else self._metadata(self.jwks(2))
 
     async def keys_v1(self, request: Request) -> JSONResponse:
-        err = self._tenant_or_error(request.path_params["tenant"])
-        return self._error(err) if err else self._metadata(self.jwks(1))
+        err = self.tenant_refusal(request.path_params["tenant"])
+        return self.error_response(err) if err else self._metadata(self.jwks(1))
 
-    async def token_v2(self, request: Request) -> JSONResponse:
-        """``POST /<tenant>/oauth2/v2.0/token``: form-encoded, as azure-identity and MSAL send it."""
-        form: dict[str, str] = {}
-        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-            raw = (await request.body()).decode("utf-8", "replace")
-            for key, value in parse_qsl(raw, keep_blank_values=True):
-                form.setdefault(key, value)
-        try:
-            minted, body = await self.redeem_federated_assertion(
-                request.path_params["tenant"], form, correlation_id=request.headers.get("client-request-id"))
-        except EntraError as err:
-            response = self._error(err)
-            response.headers["x-ms-request-id"] = err.body["trace_id"]
-            return response
-        headers = {"cache-control": "no-store, no-cache", "pragma": "no-cache", "expires": "-1",
-                   "x-ms-request-id": minted.claims["uti"]}
-        return JSONResponse(body, media_type=JSON_UTF8, headers=headers)
+    def known_client(self, client_id: str) -> bool:
+        """Whether a ``client_id`` names something in the tenant that can ask for tokens: an app
+        registration (by app ID) or a managed identity (by client ID)."""
+        wanted = client_id.strip().lower()
+        with self._lock:
+            apps = any(app.app_id == wanted for app in self.tenant.apps.values())
+        return apps or self.tenant.identity_by_client_id(wanted) is not None
 
     def asgi(self) -> Starlette:
+        from .entra_endpoints import EntraEndpoints
+
         return Starlette(
             routes=[
-                Route("/{tenant}/oauth2/v2.0/token", self.token_v2, methods=["POST"]),
                 Route("/{tenant}/v2.0/.well-known/openid-configuration", self.discovery_v2, methods=["GET"]),
                 Route("/{tenant}/.well-known/openid-configuration", self.discovery_v1, methods=["GET"]),
                 Route("/{tenant}/discovery/v2.0/keys", self.keys_v2, methods=["GET"]),
                 Route("/{tenant}/discovery/keys", self.keys_v1, methods=["GET"]),
+                *EntraEndpoints(self).routes(),
             ]
         )
 

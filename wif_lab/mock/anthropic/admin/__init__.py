@@ -24,7 +24,21 @@ Where the lab departs from the real service, on purpose:
 - The lab admin's token (no federation rule behind it) counts as an interactive credential, so it
   may create ``admin``-role service accounts; a federated token may not.
 
+Workspace membership of a rule's target (the docs' current revision, wif-reference and
+wif-admin-api): a rule's ``workspace_id`` on create and on update must name a workspace the target
+service account belongs to (every account belongs to the default workspace), else 400
+``invalid_request_error``; changing only ``target`` re-checks the rule's ``workspace_id`` against the
+new account. The ``anthropic`` 2.10 docstrings still describe the older behaviour (membership checked
+only at exchange time); the lab follows the docs.
+
 Decisions where the references are silent:
+
+- Enabling more workspaces through ``/federation_rules/{id}/workspaces`` does not check membership
+  (the docs name only the rule's ``workspace_id``; the SDK docstring says it is not checked); the
+  exchange checks it, as it does for every rule.
+- Removing a membership is never refused, even when a live rule names that workspace: exchanges bound
+  to it are denied from then on (reason ``not_workspace_member``). The docs say only that tokens can
+  act in a workspace while the account is a member.
 
 - Names are unique per resource type among live records; archiving frees a name (archive is the
   only way to retire a record, and "create a new one instead" is the documented advice).

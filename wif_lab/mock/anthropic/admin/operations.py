@@ -90,6 +90,15 @@ class FederationAdmin:
             raise bad_request(f"{field}: workspace {ref!r} is archived")
         return ws_id
 
+    def _require_member(self, sa: dict[str, Any], ws_id: str) -> None:
+        """wif-reference / wif-admin-api (rule ``workspace_id``): the target service account must be a
+        member of the workspace the rule names. Every account belongs to the default workspace."""
+        if not self.store.is_member(sa["id"], ws_id):
+            raise bad_request(
+                f"workspace_id: service account {sa['id']!r} is not a member of workspace {ws_id!r}; add it first "
+                f"with POST /v1/organizations/service_accounts/{sa['id']}/workspaces"
+            )
+
     def _live_target(self, sa_id: str) -> dict[str, Any]:
         sa = self.store.service_accounts.get(sa_id)
         if sa is None:
@@ -282,6 +291,8 @@ class FederationAdmin:
                 raise bad_request(problem)
             sa = self._live_target(sa_id)
             ws_id = None if body.get("workspace_id") is None else self._workspace_in_body(body["workspace_id"])
+            if ws_id is not None:
+                self._require_member(sa, ws_id)
             self._check_rule_scope(scope, sa, caller)
             if self._name_taken(self.store.rules, name):
                 raise conflict("federation rule", name)
@@ -372,6 +383,11 @@ class FederationAdmin:
                         "workspace_id: the rule is enabled for more than one workspace; use the "
                         f"/v1/organizations/federation_rules/{rule_id}/workspaces sub-resource"
                     )
+            # The rule's workspace_id (the one create/update set) must keep naming a workspace its target
+            # belongs to, whichever of the two this update changes.
+            bound = ws_id or rule.get("workspace_id")
+            if bound is not None and (ws_id is not None or sa is not None):
+                self._require_member(sa or self.store.service_accounts[rule["target"]["service_account_id"]], bound)
             if (
                 changes.get("applies_to_all_workspaces") is False
                 and ws_id is None
