@@ -343,14 +343,15 @@ def test_removing_a_membership_stops_exchanges_in_that_workspace(env: Env) -> No
                                                        workspace_role="workspace_developer")
     rule = admin.organization.federation.rules.update(fed.rule.id, workspace_id=ws)
     assert rule.workspace_ids == [ws]
-    r = env.post(env.body(federation_rule_id=fed.rule.id))
+    body = env.body(federation_rule_id=fed.rule.id, service_account_id=fed.service_account.id)
+    r = env.post(body)
     assert r.status_code == 200, r.text
 
     removed = admin.organization.service_accounts.workspaces.remove(ws, service_account_id=fed.service_account.id)
     assert removed.type == "service_account_workspace_member_deleted"
     assert admin.organization.federation.rules.retrieve(fed.rule.id).workspace_ids == [ws]  # the rule is untouched
-    r = env.post(env.body(federation_rule_id=fed.rule.id))
-    assert r.status_code in (400, 401), r.text  # a denial (the exchange contract is moving from 400 to 401)
+    r = env.post(env.body(federation_rule_id=fed.rule.id, service_account_id=fed.service_account.id))
+    assert r.status_code == 401, r.text
     event = env.lab.last_event()
     assert event is not None and event["event_data"]["federation_rule_id"] == fed.rule.id
     assert event["status"]["reason"] == "not_workspace_member"
