@@ -10,7 +10,7 @@ Admin API types in the ``anthropic`` SDK (``FederationRule``, ``FederationRuleMa
 - ``condition`` is CEL over the single variable ``claims`` and must evaluate to a bool;
 - the exchange binds to one enabled workspace, and the service account must be a member of it.
 
-The server answers every failure with an opaque ``invalid_grant``; this module keeps the reasons so
+The server answers every failure with an opaque 401 ``Authentication failed``; this module keeps the reasons so
 the mock can log them and a notebook can show learners which matcher failed and why.
 Everything here is pure and thread-safe; compiled CEL programs are cached.
 """
