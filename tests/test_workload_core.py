@@ -133,6 +133,16 @@ def test_normalise_drops_volatile_metadata_and_stateless_widget_metadata() -> No
     assert out["cells"][1]["id"] == "cell-01"
 
 
+def test_normalise_drops_papermills_error_banners() -> None:
+    banner = {"cell_type": "markdown", "metadata": {"tags": ["papermill-error-cell-tag"]},
+              "source": "An Exception was encountered"}
+    kept = {"cell_type": "code", "metadata": {"tags": ["raises-exception"]}, "outputs": [], "source": "1/0"}
+    out = normalise({"metadata": {}, "cells": [banner, {"cell_type": "markdown", "metadata": {}, "source": "x"},
+                                                dict(banner), kept]})
+    assert [c["source"] for c in out["cells"]] == ["x", "1/0"]
+    assert [c["id"] for c in out["cells"]] == ["cell-00", "cell-01"]
+
+
 def test_tables_render_text_and_html_and_escape() -> None:
     table = Table("T", ["a", "b"], [("<x>", "y" * 300)])
     assert "&lt;x&gt;" in table._repr_html_() and "<x>" in repr(table)

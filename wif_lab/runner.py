@@ -147,13 +147,18 @@ def run(
 
 _VOLATILE_NB_METADATA = ("papermill",)
 _VOLATILE_CELL_METADATA = ("papermill", "execution", "ExecuteTime", "collapsed", "scrolled")
+# papermill adds markdown cells with this tag when a cell raised, even one tagged raises-exception (an
+# expected failure): a red "An Exception was encountered" banner on top and "stopped here" before the cell.
+PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
 
 
 def normalise(nb: dict[str, Any]) -> dict[str, Any]:
     """Drop metadata that changes on every run so diffs show only real output changes.
 
     Widget state stays (static pages render widgets from it), with model ids named after the cells.
+    papermill's error banners go: the runner only accepts errors in cells that expect them.
     """
+    nb["cells"] = [c for c in nb.get("cells", []) if PAPERMILL_ERROR_TAG not in c.get("metadata", {}).get("tags", [])]
     meta = nb.setdefault("metadata", {})
     for key in _VOLATILE_NB_METADATA:
         meta.pop(key, None)
