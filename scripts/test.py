@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""README command 2: set up, then run the whole test suite (unit tests and nbval on the notebooks)."""
+"""README command 2: set up, then run the whole test suite (unit tests, the site build, nbval on the notebooks)."""
 
 import sys
 
 from _bootstrap import ROOT, ensure, run
 
 if __name__ == "__main__":
-    py = ensure(["test", "clients"])
+    py = ensure(["test", "clients", "docs"])
     notebooks = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("*.ipynb"))
     args = [
         "-m", "pytest", "tests", *notebooks,

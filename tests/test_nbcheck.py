@@ -29,6 +29,17 @@ def stdout(text: str) -> dict:
     return {"output_type": "stream", "name": "stdout", "text": text}
 
 
+def shown(model_id: str) -> dict:
+    view = {"model_id": model_id, "version_major": 2, "version_minor": 0}
+    return {"output_type": "display_data", "data": {"application/vnd.jupyter.widget-view+json": view}, "metadata": {}}
+
+
+def with_widgets(notebook: dict, state: dict) -> dict:
+    saved = {"state": state, "version_major": 2, "version_minor": 0}
+    notebook["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": saved}
+    return notebook
+
+
 def test_clean_notebook_passes() -> None:
     assert problems(nb(PARAMS, code([stdout("eyJhbGciOi….eyJzdWIiOi….‹signature redacted›")]))) == []
 
@@ -43,11 +54,17 @@ def test_clean_notebook_passes() -> None:
         (nb(PARAMS, code([stdout(JWT)])), "JWT with signature"),
         (nb(PARAMS, code([stdout("sk-ant-oat01-" + "A" * 40)])), "Anthropic access token"),
         (nb(PARAMS, code([stdout("-----BEGIN PRIVATE KEY-----\nMII")])), "PEM private key"),
+        (with_widgets(nb(PARAMS), {"m": {"state": {"outputs": [stdout(JWT)]}}}), "saved widget state contains"),
+        (with_widgets(nb(PARAMS, code([shown("gone")])), {"m": {"state": {}}}), "saved widget state lacks"),
     ],
 )
 def test_each_problem_is_caught(notebook: dict, expected: str) -> None:
     found = problems(notebook)
     assert any(expected in p for p in found), found
+
+
+def test_widgets_with_their_state_saved_pass() -> None:
+    assert problems(with_widgets(nb(PARAMS, code([shown("w")])), {"w": {"state": {"value": "x"}}})) == []
 
 
 def test_no_error_output_is_allowed_even_in_a_tagged_cell() -> None:

@@ -124,7 +124,7 @@ def test_parameters_parse_json_values_and_keep_strings() -> None:
         "mode": "live", "n": 3, "flag": True, "path": "/x/y"}
 
 
-def test_normalise_drops_volatile_metadata() -> None:
+def test_normalise_drops_volatile_metadata_and_stateless_widget_metadata() -> None:
     nb = {"metadata": {"papermill": {"x": 1}, "widgets": {}, "language_info": {"name": "python", "version": "3"},
                        "kernelspec": {"name": "other"}},
           "cells": [{"id": "abc", "metadata": {"papermill": {}, "execution": {}, "tags": ["parameters"]}},

@@ -6,7 +6,9 @@
 - no error output at all, and no papermill error banner: expected failures are *shown* as outcome
   tables, never raised, so the plain ``papermill`` CLI exits 0 and a reader sees no red banner;
 - no unredacted secret in any output: a JWT with its signature, an ``sk-ant-oat01-`` token, a PEM
-  private key.
+  private key; saved widget state counts as output (an Output widget keeps what it displayed there);
+- when widget state is saved, every widget a cell shows has its model in it (else the static page
+  shows the widget's text fallback only).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+
+from .widgetstate import saved_state, views
 
 SECRET_PATTERNS = {
     "JWT with signature": re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{20,}"),
@@ -42,11 +46,19 @@ def problems(nb: dict[str, Any], name: str = "notebook") -> list[str]:
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 found.append(f"{where}: error output {out.get('ename')} (show expected failures as outcomes instead)")
-        blob = json.dumps(cell.get("outputs", []), ensure_ascii=False)
-        for what, rx in SECRET_PATTERNS.items():
-            if rx.search(blob):
-                found.append(f"{where}: output contains an unredacted {what}")
+        found.extend(_secrets(f"{where}: output", cell.get("outputs", [])))
+    state = saved_state(nb)
+    found.extend(_secrets(f"{name}: saved widget state", state))
+    if state:
+        for i, view in views(nb):
+            if view["model_id"] not in state:
+                found.append(f"{name} cell {i}: shows widget {view['model_id']!r}, which the saved widget state lacks")
     return found
+
+
+def _secrets(where: str, value: Any) -> list[str]:
+    blob = json.dumps(value, ensure_ascii=False)
+    return [f"{where} contains an unredacted {what}" for what, rx in SECRET_PATTERNS.items() if rx.search(blob)]
 
 
 def check_files(paths: list[Path]) -> list[str]:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .widgetstate import stabilise
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 BUILD_DIR = PROJECT_ROOT / "build" / "notebooks"
@@ -130,12 +132,16 @@ def run(
 
 # --- regenerating committed outputs -----------------------------------------------------------
 
-_VOLATILE_NB_METADATA = ("papermill", "widgets")
+_VOLATILE_NB_METADATA = ("papermill",)
 _VOLATILE_CELL_METADATA = ("papermill", "execution", "ExecuteTime", "collapsed", "scrolled")
 
 
 def normalise(nb: dict[str, Any]) -> dict[str, Any]:
-    """Drop metadata that changes on every run so diffs show only real output changes."""
+    """Drop metadata that changes on every run so diffs show only real output changes.
+
+    Widget state stays (static pages render widgets from it), with model ids named after the cells.
+    (No papermill error banner can reach here: a run with any error output is a failed run.)
+    """
     meta = nb.setdefault("metadata", {})
     for key in _VOLATILE_NB_METADATA:
         meta.pop(key, None)
@@ -145,16 +151,12 @@ def normalise(nb: dict[str, Any]) -> dict[str, Any]:
         cell["id"] = f"cell-{i:02d}"
         for key in _VOLATILE_CELL_METADATA:
             cell.get("metadata", {}).pop(key, None)
-        for out in cell.get("outputs", []):
-            view = out.get("data", {}).get("application/vnd.jupyter.widget-view+json")
-            if isinstance(view, dict) and "model_id" in view:
-                view["model_id"] = f"widget-in-cell-{i:02d}"  # random per run; widget state is not kept anyway
-    return nb
+    return stabilise(nb)
 
 
-def regen(names: Sequence[str] = (), *, timeout: int = DEFAULT_TIMEOUT) -> int:
+def regen(names: Sequence[str] = (), *, timeout: int = DEFAULT_TIMEOUT, directory: Path = NOTEBOOK_DIR) -> int:
     """Execute each notebook in place against the embedded mocks, then normalise it."""
-    notebooks = find_notebooks(names)
+    notebooks = find_notebooks(names, directory)
     if not notebooks:
         print("No notebooks found — nothing to regenerate.")
         return 0
