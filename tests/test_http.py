@@ -176,3 +176,35 @@ def test_only_wif_lab_http_builds_outbound_clients() -> None:
                  if "mock" not in path.relative_to(ROOT).parts and str(path.relative_to(ROOT)) not in allowed
                  for number, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
     assert offenders == []
+
+
+# --- a wrong base URL --------------------------------------------------------------------------------
+
+
+def test_exchange_against_a_url_that_is_not_the_claude_api_shows_the_404(lab: MockStack) -> None:
+    conn = lab.connection()
+    okta = conn["okta"]["org_url"]  # a real server, but not the Claude API
+    with pytest.raises(errors.ExchangeRefused) as info:
+        exchange("a.b.c", base_url=okta, federation_rule_id="fdrl_01x", organization_id=ORG,
+                 verify=conn["ca_bundle"])
+    first, check = str(info.value).splitlines()
+    assert first == f"{okta}/v1/oauth/token answered HTTP 404: Not Found"
+    assert info.value.status == 404 and "base_url" in check and "Claude API" in check
+
+
+def test_a_404_page_is_shown_as_is_but_tokens_in_it_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    jwt_like = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ3b3JrbG9hZCJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
+    page = f"<html><body><h1>404 Not Found</h1><p>nginx: no route for {jwt_like}</p></body></html>"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, text=page, headers={"content-type": "text/html"})
+
+    real_client = http.client
+    monkeypatch.setattr(http, "client", lambda verify=True, **kw: real_client(
+        verify, **{**kw, "transport": httpx.MockTransport(handler)}))
+    with pytest.raises(errors.ExchangeRefused) as info:
+        exchange("a.b.c", base_url="https://gateway.example", federation_rule_id="fdrl_01x", organization_id=ORG)
+    message = str(info.value)
+    assert "<h1>404 Not Found</h1><p>nginx: no route for eyJhbGciOi" in message
+    assert "c2lnbmF0dXJlLXNpZ25hdHVyZQ" not in message and "signature redacted" in message
+    assert "https://gateway.example/v1/oauth/token answered HTTP 404" in message
