@@ -238,8 +238,8 @@ def bound(client: Any, *, deadline: float, expired: Expired = _timed_out) -> Any
         import httpcore2 as core
     if not isinstance(client, flavor.Client):
         raise TypeError(f"bound() takes an httpx or httpx2 Client, not {type(client).__name__}")
-    # httpx has no public hook for either step; both attributes have been stable since httpx 0.18 /
-    # httpcore 0.14 and tests/test_http.py fails loudly if a new version moves them.
+    # httpx offers no public hook for either step: these private attributes are those of the httpx and
+    # httpx2 versions this project pins, and tests/test_http.py fails loudly if a new version moves them.
     client._transport = _wrap(client._transport, deadline, expired, flavor, core)
     for pattern, transport in list(client._mounts.items()):
         if transport is not None:
