@@ -207,3 +207,12 @@ def test_a_served_address_gets_certificates_that_name_it(tmp_path: Path) -> None
         named = {str(n) for n in san.get_values_for_type(x509.IPAddress)} | set(san.get_values_for_type(x509.DNSName))
         assert named >= {host, *SERVER_NAMES}
         assert ipaddress.ip_address("::1") in san.get_values_for_type(x509.IPAddress)
+
+
+def test_serve_explains_a_state_dir_whose_contents_it_cannot_write(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "tls").write_text("a file where the CA's folder belongs")
+    first, check = _refused(capsys, "--state-dir", str(tmp_path))
+    assert first.startswith(f"cannot start the mock stack in {tmp_path}: ") and str(tmp_path / "tls") in first
+    assert "writable by this user" in check

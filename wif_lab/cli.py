@@ -38,7 +38,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _run_stack(stack: MockStack) -> int:
-    connection = stack.start()
+    try:
+        connection = stack.start()
+    except OSError as exc:  # the CA, keys or token files could not be written (a dir of another user?)
+        raise ConfigurationError(
+            f"cannot start the mock stack in {stack.state_dir}: {exc.strerror or exc} ({exc.filename or 'state dir'})",
+            hint="everything in the state dir must be writable by this user; or pass a fresh --state-dir",
+        ) from exc
     print(f"wif-lab mock stack running ({stack.timings['total']:.2f} s to start)")
     for name, section in connection.items():
         if isinstance(section, dict):
