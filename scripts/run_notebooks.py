@@ -1,14 +1,30 @@
 #!/usr/bin/env python3
 """README command 1: set up, then run every notebook headless against the built-in mocks.
 
-Executed notebooks are written under build/notebooks/. Extra arguments go to
-`wif-lab notebooks run` (for example `-p mode live` for a runbook run, or a notebook name).
+Executed notebooks are written under build/notebooks/ (a failed one is kept there for reading).
+The arguments are those of `wif-lab notebooks run`; `-p mode live` plus the notebook's parameters
+runs it as a runbook against your real setup (see README.md).
 """
 
+import argparse
 import sys
 
-from _bootstrap import ensure, run
+from _bootstrap import FIRST_RUN, ensure, run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The arguments of `wif-lab notebooks run`, so --help and mistakes are answered before any install."""
+    parser = argparse.ArgumentParser(prog="python3 scripts/run_notebooks.py", description=__doc__, epilog=FIRST_RUN,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="*", help="names or prefixes, e.g. 01_okta (default: all)")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                        help="papermill parameter, e.g. -p mode live (repeatable)")
+    parser.add_argument("--output-dir", help="where executed notebooks go (default build/notebooks)")
+    parser.add_argument("--timeout", type=int, default=120, help="seconds per cell (default 120)")
+    return parser
+
 
 if __name__ == "__main__":
+    build_parser().parse_args()
     py = ensure([])
     sys.exit(run(py, ["-m", "wif_lab.cli", "notebooks", "run", *sys.argv[1:]]))

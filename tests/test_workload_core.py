@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from wif_lab import errors
+from wif_lab import errors, http
 from wif_lab.display import Table, events_table, summary
 from wif_lab.exchange import EXCHANGE_BETA, ExchangeResult, exchange, exchange_request
 from wif_lab.lab import Connection, attach
@@ -35,15 +35,13 @@ def _serve(monkeypatch: pytest.MonkeyPatch, status: int, body: object, headers: 
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
         return httpx.Response(status, content=content, headers={"request-id": "req_T", **(headers or {})})
 
-    real_post = httpx.post
+    real_client = http.client
 
-    def fake_post(url: str, **kwargs: object) -> httpx.Response:
-        kwargs.pop("verify", None)
-        with httpx.Client(transport=httpx.MockTransport(handler)) as client:
-            return client.post(url, **kwargs)  # type: ignore[arg-type]
+    def fake_client(verify: object = True, **kwargs: object) -> httpx.Client:
+        # Every outbound client is built by wif_lab.http.client: hand it this test's transport.
+        return real_client(verify, **{**kwargs, "transport": httpx.MockTransport(handler)})  # type: ignore[arg-type]
 
-    monkeypatch.setattr(httpx, "post", fake_post)
-    assert real_post is not fake_post
+    monkeypatch.setattr(http, "client", fake_client)
     return seen
 
 

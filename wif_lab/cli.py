@@ -3,24 +3,48 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
-from .errors import WifLabError
+from .errors import ConfigurationError, WifLabError
+
+if TYPE_CHECKING:
+    from .mock.stack import MockStack
+
+SERVE_LOCK = "serve.lock"
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from .mock.registry import default_specs
     from .mock.stack import MockStack
 
+    _check_host(args.host)
+    _check_port(args.port, len(default_specs()))
     state_dir = Path(args.state_dir).expanduser() if args.state_dir else None
     if state_dir is None:
         from .lab import default_state_dir
 
         state_dir = default_state_dir() / "serve"
-    stack = MockStack(state_dir, host=args.host, port=args.port)
-    connection = stack.start()
+    lock = _lock_state_dir(state_dir)
+    try:
+        return _run_stack(MockStack(state_dir, host=args.host, port=args.port))
+    finally:
+        lock.close()  # releases the lock
+
+
+def _run_stack(stack: MockStack) -> int:
+    try:
+        connection = stack.start()
+    except OSError as exc:  # the CA, keys or token files could not be written (a dir of another user?)
+        raise ConfigurationError(
+            f"cannot start the mock stack in {stack.state_dir}: {exc.strerror or exc} ({exc.filename or 'state dir'})",
+            hint="everything in the state dir must be writable by this user; or pass a fresh --state-dir",
+        ) from exc
     print(f"wif-lab mock stack running ({stack.timings['total']:.2f} s to start)")
     for name, section in connection.items():
         if isinstance(section, dict):
@@ -43,6 +67,72 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- mock serve: what is checked before anything starts ------------------------------------------
+
+
+def _check_host(host: str) -> None:
+    """Certificates and every URL in connection.json name ``host``: it must be the address clients use."""
+    try:
+        wildcard = not host or ipaddress.ip_address(host).is_unspecified
+    except ValueError:  # a DNS name
+        wildcard = False
+    if wildcard:
+        raise ConfigurationError(
+            f"--host {host or repr(host)} would listen on every address, but the certificates and the URLs in "
+            "connection.json must name the one address clients use",
+            hint="pass that address instead: --host <this machine's IP or DNS name on the workshop network> "
+            "(certificates are issued for it), or leave the default 127.0.0.1 for clients on this machine",
+        )
+
+
+def _check_port(port: int, count: int) -> None:
+    """The mocks take ``count`` consecutive ports from ``port`` (0: free ports chosen by the system)."""
+    last = 65535 - count + 1
+    if port != 0 and not 1 <= port <= last:
+        raise ConfigurationError(
+            f"--port {port} is out of range: the {count} mocks take ports {port}–{port + count - 1}",
+            hint=f"a first port from 1024 to {last}, or 0 (the default) for free ports",
+        )
+
+
+def _lock_state_dir(state_dir: Path) -> TextIO:
+    """Create the state dir and hold its serve lock: a second serve must not take over connection.json."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(state_dir / SERVE_LOCK, "a+")  # noqa: SIM115 - held open for the life of the process
+    except OSError as exc:
+        if isinstance(exc, FileExistsError | IsADirectoryError):
+            kind = "it is a file, not a directory" if state_dir.is_file() else "its serve.lock is not a file"
+        elif isinstance(exc, NotADirectoryError):
+            kind = "part of that path is a file, not a directory"
+        else:
+            kind = (exc.strerror or str(exc)).lower()
+        raise ConfigurationError(
+            f"cannot use {state_dir} as the state dir: {kind}",
+            hint="--state-dir must be a directory you can create and write, e.g. --state-dir ~/wif-lab-state",
+        ) from exc
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no lock, as before
+        return handle
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        handle.seek(0)
+        owner = handle.read().strip() or "unknown"
+        handle.close()
+        raise ConfigurationError(
+            f"another `wif-lab mock serve` (pid {owner}) is already using the state dir {state_dir}",
+            hint=f"use that stack (export WIF_LAB_CONNECTION={state_dir / 'connection.json'}), stop it first, or "
+            "pass another --state-dir",
+        ) from exc
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
 def _run(args: argparse.Namespace) -> int:
     from .runner import BUILD_DIR, parse_parameters, run
 
@@ -62,10 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     mock = sub.add_parser("mock", help="the mock endpoints").add_subparsers(dest="mock_command", required=True)
     serve = mock.add_parser("serve", help="run the mock stack in the foreground until interrupted")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="the address clients use to reach this machine (an IP or DNS name of it); the mocks "
+                       "listen there and their certificates name it (default 127.0.0.1; 0.0.0.0 is refused)")
     serve.add_argument("--port", type=int, default=0,
                        help="first port; the mocks take consecutive ports from it (default: free ports)")
-    serve.add_argument("--state-dir", help="where the CA, keys and connection.json live")
+    serve.add_argument("--state-dir", help="where the CA, keys and connection.json live; one serve at a time "
+                       "(default ~/.cache/wif-lab/serve)")
     serve.set_defaults(func=_serve)
 
     nbs = sub.add_parser("notebooks", help="run or regenerate the notebooks").add_subparsers(

@@ -12,9 +12,10 @@ from typing import Any
 
 import httpx
 
-from .errors import ExchangeRefused, ProviderUnreachable
-from .redact import redact
-from .tokens import Verify, _verify_arg
+from . import http
+from .errors import ExchangeRefused
+from .http import Verify
+from .redact import redact, redact_text
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 EXCHANGE_BETA = "oauth-2025-04-20,oidc-federation-2026-04-01"
@@ -106,7 +107,10 @@ def exchange(
     verify: Verify = True,
     timeout: float = 30.0,
 ) -> ExchangeResult:
-    """Exchange an identity token for a Claude API access token (one POST, no caching)."""
+    """Exchange an identity token for a Claude API access token (one POST, no caching).
+
+    ``timeout`` is the overall deadline for the whole request, answer included.
+    """
     url = base_url.rstrip("/") + TOKEN_PATH
     body = exchange_request(
         assertion.strip(),
@@ -115,12 +119,13 @@ def exchange(
         service_account_id=service_account_id,
         workspace_id=workspace_id,
     )
-    headers = {"anthropic-beta": EXCHANGE_BETA, "content-type": "application/json", "user-agent": "wif-lab"}
-    try:
-        response = httpx.post(url, json=body, headers=headers, verify=_verify_arg(verify), timeout=timeout)
-    except httpx.HTTPError as exc:
-        raise ProviderUnreachable(f"could not reach the token endpoint {url}: {type(exc).__name__}: {exc}") from exc
+    headers = {"anthropic-beta": EXCHANGE_BETA, "content-type": "application/json"}
+    response = http.request("POST", url, what="the token endpoint", verify=verify, deadline=timeout, json=body,
+                            headers=headers, hint="base_url (the Claude API, e.g. https://api.anthropic.com), that "
+                            "it is reachable from here, and the CA bundle used for TLS")
     rid = response.headers.get("request-id")
+    if response.status_code in (404, 405):
+        raise _not_a_token_endpoint(url, response, rid)
     try:
         data = response.json()
     except ValueError:
@@ -139,6 +144,18 @@ def exchange(
         expires_in=int(data["expires_in"]),
         scope=data.get("scope"),
         request_id=rid,
+    )
+
+
+def _not_a_token_endpoint(url: str, response: httpx.Response, rid: str | None) -> ExchangeRefused:
+    """A 404/405 means nothing answers the exchange at this URL: show the body as it is (an error page is no
+    secret; anything in it that looks like a token is still redacted) and point at base_url."""
+    text = " ".join(response.text.split())[:300]
+    return ExchangeRefused(
+        f"{url} answered HTTP {response.status_code}: {redact_text(text) or response.reason_phrase}",
+        status=response.status_code, error=None, description=redact_text(text) or None, request_id=rid,
+        hint="base_url: it must be the Claude API (https://api.anthropic.com, or the lab's anthropic.base_url), "
+        "without a path such as /v1",
     )
 
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 
-from .errors import ConfigurationError, ProviderUnreachable
-from .tokens import ssl_context
+from . import http
+from .errors import ConfigurationError, ProviderError
 
 ENV_CONNECTION = "WIF_LAB_CONNECTION"
 ENV_STATE_DIR = "WIF_LAB_STATE_DIR"
@@ -35,6 +35,37 @@ def default_state_dir() -> Path:
     return base / "wif-lab"
 
 
+_REWRITE_HINT = ("the connection file is written by `wif-lab mock serve` (DIR/connection.json): restart serve to "
+                 "rewrite it, or unset WIF_LAB_CONNECTION to start an embedded lab")
+
+
+class MissingSetting(ConfigurationError, KeyError):
+    """A key the connection file should have is missing (still a ``KeyError`` for code that expects one)."""
+
+    hint = _REWRITE_HINT
+
+
+class ConnectionSection(dict[str, Any]):
+    """A part of the connection file: a missing key is a :class:`MissingSetting` naming it, never a bare KeyError."""
+
+    def __init__(self, data: dict[str, Any], where: str, source: str) -> None:
+        super().__init__({k: _settings(v, f"{where}.{k}" if where else k, source) for k, v in data.items()})
+        self._where = where
+        self._source = source
+
+    def __missing__(self, key: str) -> Any:
+        name = f"{self._where}.{key}" if self._where else key
+        raise MissingSetting(f"the connection file {self._source} has no '{name}'")
+
+
+def _settings(value: Any, where: str, source: str) -> Any:
+    if isinstance(value, dict):
+        return ConnectionSection(value, where, source)
+    if isinstance(value, list):
+        return [_settings(v, f"{where}[{i}]", source) for i, v in enumerate(value)]
+    return value
+
+
 @dataclass(frozen=True)
 class Connection:
     """The parsed connection file: everything a client needs to reach the mocks."""
@@ -46,17 +77,35 @@ class Connection:
     def load(cls, path: str | Path) -> Connection:
         p = Path(path).expanduser()
         try:
-            data = json.loads(p.read_text())
+            data = json.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
             raise ConfigurationError(
                 f"no connection file at {p}",
                 hint="start the lab with `wif-lab mock serve --state-dir DIR` and use DIR/connection.json",
             ) from exc
-        except ValueError as exc:
-            raise ConfigurationError(f"{p} is not valid JSON: {exc}") from exc
-        if not isinstance(data, dict) or "anthropic" not in data or "ca_bundle" not in data:
-            raise ConfigurationError(f"{p} is not a wif-lab connection file (no 'anthropic' / 'ca_bundle')")
-        return cls(data, p)
+        except IsADirectoryError as exc:
+            raise ConfigurationError(
+                f"{p} is a directory, not a connection file",
+                hint=f"point {ENV_CONNECTION} at the file inside it: {p / 'connection.json'}",
+            ) from exc
+        except PermissionError as exc:
+            raise ConfigurationError(
+                f"cannot read the connection file {p}: permission denied",
+                hint="serve writes it readable by its own user only (mode 600): read it as the user who started the "
+                "stack, or copy it with that user's permission",
+            ) from exc
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read the connection file {p}: {exc.strerror or exc}") from exc
+        except ValueError as exc:  # JSON syntax, or bytes that are not UTF-8
+            raise ConfigurationError(f"{p} is not valid JSON: {exc}", hint=_REWRITE_HINT) from exc
+        if not isinstance(data, dict) or not isinstance(data.get("anthropic"), dict) or "ca_bundle" not in data:
+            raise ConfigurationError(f"{p} is not a wif-lab connection file (no 'anthropic' / 'ca_bundle')",
+                                     hint=_REWRITE_HINT)
+        for key, value in (("ca_bundle", data["ca_bundle"]), ("anthropic.base_url", data["anthropic"].get("base_url"))):
+            if not isinstance(value, str) or not value:
+                raise ConfigurationError(f"the connection file {p} has no usable '{key}' (got {value!r})",
+                                         hint=_REWRITE_HINT)
+        return cls(ConnectionSection(data, "", str(p)), p)
 
     @property
     def ca_bundle(self) -> Path:
@@ -138,16 +187,18 @@ class Lab:
         if request_id:
             params["request_id"] = request_id
         url = self.connection.anthropic["events_url"]
+        r = http.request(
+            "GET", url, what="the lab's authentication history", verify=self.ca_bundle, deadline=10, params=params,
+            headers={"authorization": f"Bearer {self.connection.anthropic['admin_token']}",
+                     "anthropic-beta": "oauth-2025-04-20"},
+        )
         try:
-            r = httpx.get(
-                url, params=params, verify=ssl_context(self.ca_bundle), timeout=10,
-                headers={"authorization": f"Bearer {self.connection.anthropic['admin_token']}",
-                         "anthropic-beta": "oauth-2025-04-20"},
-            )
-        except httpx.HTTPError as exc:
-            raise ProviderUnreachable(f"could not reach {url}: {exc}") from exc
-        r.raise_for_status()
-        return r.json()["data"]
+            r.raise_for_status()
+            return list(r.json()["data"])
+        except (httpx.HTTPStatusError, ValueError, KeyError, TypeError) as exc:
+            raise ProviderError(f"{url} answered HTTP {r.status_code} without a list of events",
+                                status=r.status_code, hint=f"that this lab is a wif-lab mock stack; {_REWRITE_HINT}",
+                                ) from exc
 
     def last_event(self, federation_rule_id: str | None = None) -> dict[str, Any] | None:
         events = self.events(federation_rule_id=federation_rule_id, limit=1)
@@ -220,13 +271,9 @@ def _process_alive(pid: int) -> bool:
 def attach(connection_file: str | Path) -> Lab:
     """Attach to a running stack through its connection file."""
     connection = Connection.load(connection_file)
-    try:
-        httpx.get(connection.anthropic["base_url"], verify=ssl_context(connection.ca_bundle), timeout=3)
-    except httpx.HTTPError as exc:
-        raise ProviderUnreachable(
-            f"the lab in {connection_file} is not answering at {connection.anthropic['base_url']}",
-            hint="is `wif-lab mock serve` still running? Restart it or unset WIF_LAB_CONNECTION",
-        ) from exc
+    http.request("GET", connection.anthropic["base_url"], what=f"the lab in {connection_file}",
+                 verify=connection.ca_bundle, deadline=3,
+                 hint="is `wif-lab mock serve` still running? Restart it or unset WIF_LAB_CONNECTION")
     return Lab(connection)
 
 

@@ -9,19 +9,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import ssl
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
 
+from . import http
 from .errors import (
     AudienceMismatch,
-    ConfigurationError,
     DiscoveryError,
     InvalidSignature,
     IssuerMismatch,
@@ -32,12 +30,12 @@ from .errors import (
     TokenNotYetValid,
     UnsupportedAlgorithm,
 )
+from .http import Verify
+from .http import ssl_context as ssl_context  # re-exported: older code imports it from here
 from .redact import SIGNATURE_MARK, redact
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 TIME_CLAIMS = ("exp", "iat", "nbf", "auth_time")
-
-Verify = str | Path | bool | ssl.SSLContext
 
 
 @dataclass(frozen=True)
@@ -99,32 +97,14 @@ def decode(token: str) -> DecodedToken:
     return DecodedToken(token, dict(header), dict(claims))
 
 
-def _verify_arg(verify: Verify) -> bool | ssl.SSLContext:
-    """httpx wants an SSLContext for a custom CA bundle (a path string is deprecated there)."""
-    if isinstance(verify, str | Path):
-        return ssl_context(verify)
-    return verify
-
-
-def ssl_context(ca_bundle: str | Path) -> ssl.SSLContext:
-    """A default-verifying context that trusts ``ca_bundle`` (e.g. the lab CA)."""
-    try:
-        return ssl.create_default_context(cafile=str(ca_bundle))
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigurationError(
-            f"cannot use the CA bundle {ca_bundle}: {exc}",
-            hint="ca_bundle must be a readable PEM file of CA certificates (the lab's is 'ca_bundle' in the "
-            "connection file); leave it empty to use the system's CAs",
-        ) from exc
-
-
 def discover(issuer: str, *, verify: Verify = True, timeout: float = 5.0) -> dict[str, Any]:
-    """Fetch ``<issuer>/.well-known/openid-configuration`` and check it names this issuer."""
+    """Fetch ``<issuer>/.well-known/openid-configuration`` and check it names this issuer.
+
+    ``timeout`` is the overall deadline for the whole request, body included.
+    """
     url = issuer.rstrip("/") + "/.well-known/openid-configuration"
-    try:
-        response = httpx.get(url, verify=_verify_arg(verify), timeout=timeout)
-    except httpx.HTTPError as exc:
-        raise DiscoveryError(f"could not fetch {url}: {type(exc).__name__}: {exc}") from exc
+    response = http.request("GET", url, what="the issuer's discovery document", verify=verify, deadline=timeout,
+                            error=DiscoveryError)
     if response.status_code != 200:
         raise DiscoveryError(f"{url} answered HTTP {response.status_code}")
     try:
@@ -141,11 +121,12 @@ def discover(issuer: str, *, verify: Verify = True, timeout: float = 5.0) -> dic
 
 
 def fetch_jwks(jwks_uri: str, *, verify: Verify = True, timeout: float = 5.0) -> list[dict[str, Any]]:
+    response = http.request("GET", jwks_uri, what="the issuer's JWKS", verify=verify, deadline=timeout,
+                            error=DiscoveryError)
     try:
-        response = httpx.get(jwks_uri, verify=_verify_arg(verify), timeout=timeout)
         response.raise_for_status()
         keys = response.json()["keys"]
-    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+    except (httpx.HTTPStatusError, ValueError, KeyError, TypeError) as exc:
         raise DiscoveryError(f"could not read the JWKS at {jwks_uri}: {exc}") from exc
     return [k for k in keys if isinstance(k, dict)]
 

@@ -8,6 +8,7 @@ mock over https never blocks the one it calls.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import socket
 import threading
@@ -53,15 +54,21 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
-    except OSError as exc:
+    except (OSError, OverflowError) as exc:
         sock.close()
-        raise ConfigurationError(
-            f"cannot listen on {host}:{port}: {exc.strerror}",
-            hint="choose another --port (or 0 for free ports) or stop the process using it",
-        ) from exc
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {reason}", hint=_bind_hint(exc, port)) from exc
     sock.listen(128)
     sock.set_inheritable(False)
     return sock
+
+
+def _bind_hint(exc: BaseException, port: int) -> str:
+    if isinstance(exc, socket.gaierror) or getattr(exc, "errno", None) == errno.EADDRNOTAVAIL:
+        return "--host must be an address of this machine (`ip addr` lists them) or a name that resolves to one"
+    if getattr(exc, "errno", None) == errno.EACCES and 0 < port < 1024:
+        return "ports below 1024 need privileges: choose --port 1024 or higher, or 0 for free ports"
+    return "choose another --port (or 0 for free ports) or stop the process using it"
 
 
 def _url(scheme: str, host: str, port: int) -> str:
@@ -102,7 +109,7 @@ class MockStack:
     def start(self) -> dict[str, Any]:
         t0 = time.perf_counter()
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        tls = ensure_lab_tls(self.state_dir)
+        tls = ensure_lab_tls(self.state_dir, self.host)
         self.timings["tls"] = time.perf_counter() - t0
         sockets: dict[str, socket.socket] = {}
         base_urls: dict[str, str] = {}

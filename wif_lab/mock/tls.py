@@ -61,9 +61,16 @@ def state_lock(directory: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def ensure_lab_tls(state_dir: Path) -> LabTLS:
-    """Return the cached lab CA and server certificate, creating them on first use."""
-    d = state_dir / "tls"
+def ensure_lab_tls(state_dir: Path, host: str | None = None) -> LabTLS:
+    """Return the cached lab CA and server certificate, creating them on first use.
+
+    The certificate names the loopback addresses. A stack served on another address (``host``, the
+    one its clients use) gets a CA and certificate of its own in ``tls/<host>/`` that name it too,
+    so labs on loopback sharing the state dir keep theirs untouched.
+    """
+    host = host.lower() if host else None
+    names = SERVER_NAMES if host in (None, *SERVER_NAMES) else (*SERVER_NAMES, str(host))
+    d = state_dir / "tls" if names == SERVER_NAMES else state_dir / "tls" / _dir_name(str(host))
     tls = LabTLS(d / "lab-ca.pem", d / "server-chain.pem", d / "server-key.pem")
     files = (tls.ca_bundle, tls.server_cert_chain, tls.server_key)
     if all(p.exists() for p in files):
@@ -71,13 +78,17 @@ def ensure_lab_tls(state_dir: Path) -> LabTLS:
     with state_lock(d):
         if all(p.exists() for p in files):  # another process made them while we waited
             return tls
-        _create(tls)
+        _create(tls, names)
     return tls
 
 
-def _create(tls: LabTLS) -> None:
+def _dir_name(host: str) -> str:
+    return "host-" + "".join(c if c.isalnum() or c in ".-" else "_" for c in host.lower())
+
+
+def _create(tls: LabTLS, names: tuple[str, ...]) -> None:
     ca = trustme.CA(organization_name="wif-lab", organization_unit_name="wif-lab local CA")
-    leaf = ca.issue_cert(*SERVER_NAMES)
+    leaf = ca.issue_cert(*names)
     write_atomic(tls.server_key, leaf.private_key_pem.bytes(), 0o600)
     write_atomic(tls.server_cert_chain, b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
     write_atomic(tls.ca_bundle, ca.cert_pem.bytes())

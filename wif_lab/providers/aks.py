@@ -18,7 +18,6 @@ The direct path (Kubernetes guide) skips Entra: the pod's second projected token
 from __future__ import annotations
 
 import os
-import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +27,10 @@ from urllib.parse import urlsplit
 import httpx
 import jwt
 
-from ..errors import ConfigurationError, ProviderError, ProviderUnreachable
+from .. import http
+from ..errors import ConfigurationError, ProviderError
+from ..http import Verify
 from ..redact import redact
-from ..tokens import Verify, ssl_context
 
 PUBLIC_AUTHORITY_HOST = "https://login.microsoftonline.com/"
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -107,10 +107,6 @@ def normalize_authority(authority: str) -> str:
         raise ConfigurationError(f"{authority!r} is not a valid authority: Entra is only reachable over https",
                                  hint="AZURE_AUTHORITY_HOST, e.g. https://login.microsoftonline.com/")
     return value.rstrip(" /")
-
-
-def _verify_arg(verify: Verify) -> bool | ssl.SSLContext:
-    return ssl_context(verify) if isinstance(verify, str | Path) else verify
 
 
 def read_token_file(path: str | Path, *, variable: str = "AZURE_FEDERATED_TOKEN_FILE") -> str:
@@ -196,16 +192,12 @@ class WorkloadIdentityClient:
     def get_token(self) -> EntraToken:
         """Hop 1: the current projected token → Entra → an Entra access token."""
         assertion = read_token_file(self.token_file)
-        try:
-            with httpx.Client(verify=_verify_arg(self.verify), timeout=self.timeout,
-                              transport=self._transport) as client:
-                response = client.post(self.token_url, data=self.form(assertion))
-        except httpx.TransportError as exc:
-            raise ProviderUnreachable(
-                f"no answer from Entra at {self.token_url}: {type(exc).__name__}: {exc}",
-                hint=("AZURE_AUTHORITY_HOST and the CA bundle (in the lab: the connection file's ca_bundle); "
-                      "an egress proxy must allow login.microsoftonline.com"),
-            ) from exc
+        response = http.request(
+            "POST", self.token_url, what="Entra", verify=self.verify, deadline=self.timeout,
+            transport=self._transport, data=self.form(assertion),
+            hint=("AZURE_AUTHORITY_HOST and the CA bundle (in the lab: the connection file's ca_bundle); "
+                  "an egress proxy must allow login.microsoftonline.com"),
+        )
         if response.status_code != 200:
             raise refusal(response)
         try:

@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import jwt
 
-from ..errors import ConfigurationError, ProviderError, ProviderUnreachable
+from .. import http
+from ..errors import ConfigurationError, ProviderError
 from ..redact import redact
 
 IMDS_HOST = "http://169.254.169.254"
@@ -141,16 +142,13 @@ class ImdsClient:
     def get_token(self) -> ImdsToken:
         params = {"api-version": API_VERSION, "resource": self.resource, **self.selector}
         # IMDS is link-local: never send it through a proxy (trust_env=False ignores HTTP(S)_PROXY).
-        try:
-            with httpx.Client(timeout=self.timeout, trust_env=False, transport=self._transport) as client:
-                response = client.get(self.token_url, params=params, headers={"Metadata": "true"})
-        except httpx.TransportError as exc:
-            raise ProviderUnreachable(
-                f"no answer from IMDS at {self.token_url}: {type(exc).__name__}",
-                hint=("IMDS only answers on an Azure VM/VMSS (169.254.169.254); App Service, Functions and "
-                      "Container Apps use IDENTITY_ENDPOINT instead; in the lab, use the connection file's "
-                      "imds_url (or set AZURE_POD_IDENTITY_AUTHORITY_HOST)"),
-            ) from exc
+        response = http.request(
+            "GET", self.token_url, what="IMDS", deadline=self.timeout, trust_env=False, transport=self._transport,
+            params=params, headers={"Metadata": "true"},
+            hint=("IMDS only answers on an Azure VM/VMSS (169.254.169.254); App Service, Functions and "
+                  "Container Apps use IDENTITY_ENDPOINT instead; in the lab, use the connection file's "
+                  "imds_url (or set AZURE_POD_IDENTITY_AUTHORITY_HOST)"),
+        )
         if response.status_code != 200:
             raise refusal(response, selected=bool(self.selector))
         try:

@@ -15,7 +15,6 @@ expects.
 from __future__ import annotations
 
 import json
-import ssl
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -29,7 +28,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from ..errors import ConfigurationError, ProviderError, ProviderUnreachable
+from .. import http
+from ..errors import ConfigurationError, ProviderError
+from ..http import Verify
 from ..redact import redact, redact_text
 from ..tokens import jwk_thumbprint
 
@@ -42,7 +43,6 @@ AUTH_METHODS = ("private_key_jwt", "client_secret_jwt", "client_secret_basic", "
 ASSERTION_METHODS = ("private_key_jwt", "client_secret_jwt")
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-Verify = str | Path | bool | ssl.SSLContext
 
 
 @dataclass(frozen=True, repr=False)
@@ -162,20 +162,6 @@ def build_dpop_proof(
         claims["nonce"] = nonce
     headers = {"typ": "dpop+jwt", "jwk": public_jwk(key)}
     return jwt.encode(claims, key, algorithm=signing_algorithm(key), headers=headers)
-
-
-def ssl_verify(verify: Verify) -> bool | ssl.SSLContext:
-    """httpx's ``verify``: a CA bundle path becomes an SSL context (True: the system CAs)."""
-    if isinstance(verify, bool | ssl.SSLContext):
-        return verify
-    path = Path(verify).expanduser()
-    try:
-        return ssl.create_default_context(cafile=str(path))
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigurationError(
-            f"cannot load the CA bundle {path}: {exc}",
-            hint="the connection file's ca_bundle (lab) or leave verify=True for the system CAs (live Okta)",
-        ) from exc
 
 
 # --- what to check next, per Okta error --------------------------------------------------------------
@@ -327,8 +313,8 @@ class OktaClient:
         self._client_secret = client_secret
         self._dpop_key = load_private_key(dpop_key) if dpop_key is not None else None
         self._dpop_nonce: str | None = None
-        self._http = httpx.Client(verify=ssl_verify(verify), timeout=timeout, transport=transport,
-                                  follow_redirects=False)
+        self.timeout = timeout  # the overall deadline of each token request
+        self._http = http.client(verify, deadline=timeout, transport=transport)
 
     @classmethod
     def from_connection(
@@ -392,12 +378,10 @@ class OktaClient:
             auth = httpx.BasicAuth(self.client_id, self._client_secret or "")
         if self._dpop_key is not None:
             headers["DPoP"] = build_dpop_proof(self._dpop_key, self.token_endpoint, nonce=self._dpop_nonce)
-        try:
+        with http.failures(self.token_endpoint, what="Okta", deadline=self.timeout,
+                           hint="the issuer URL (https://<your Okta domain>/oauth2/<server id>), that it is reachable "
+                           "from here, and the CA bundle used for TLS"):
             return self._http.post(self.token_endpoint, data=data, headers=headers, auth=auth)
-        except httpx.TransportError as exc:
-            raise ProviderUnreachable(
-                f"could not reach Okta at {self.token_endpoint}: {type(exc).__name__}: {exc}"
-            ) from exc
 
     def fetch_token(self) -> OktaToken:
         """One client_credentials request (two when Okta first asks for a DPoP nonce). Never cached."""

@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from .. import http
 from ..display import ShownAsTable, Table, summary
 from ..errors import ConfigurationError, ProviderError, WifLabError
 from ..mock.entra import ERROR_DESCRIPTION_TAIL, EntraMock
@@ -39,7 +38,7 @@ from ..providers.aks import (
 )
 from ..redact import redact
 from ..runbook import Note, Runbook, Settings
-from ..tokens import decode, ssl_context, utc
+from ..tokens import decode, utc
 
 ANTHROPIC_AUDIENCE = "https://api.anthropic.com"
 SECOND_SERVICE_ACCOUNT = ("inference", "claude-batch")  # a new workload that reuses the pod's identity
@@ -297,8 +296,10 @@ def rotate(rb: Runbook) -> Table | Note:
     k8s = rb.lab.section("aks")
     current = decode(read_token_file(k8s["token_file"])).claims
     time.sleep(max(0.0, current["iat"] + 1 - time.time()))  # so the new tokens' iat differs visibly
-    response = httpx.post(k8s["rotate_url"], verify=ssl_context(rb.lab.ca_bundle), timeout=10)
-    response.raise_for_status()
+    response = http.request("POST", k8s["rotate_url"], what="the lab's kubelet", verify=rb.lab.ca_bundle, deadline=10)
+    if response.status_code != 200:
+        raise ProviderError(f"the lab's kubelet answered HTTP {response.status_code} at {k8s['rotate_url']}",
+                            status=response.status_code, hint="that the lab's stack is a current wif-lab one")
     rows = [(shown_path(v["path"]).removeprefix("<lab state dir>/kubernetes/"), v["audience"], v["jti"])
             for v in response.json()["rotated"]]
     return Table("Token files the kubelet replaced", ["file (namespace/service account/…)", "audience", "new jti"],
