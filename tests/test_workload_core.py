@@ -56,8 +56,6 @@ def _serve(monkeypatch: pytest.MonkeyPatch, status: int, body: object, headers: 
         # an older deployment's RFC 6749 bodies get the same advice
         (400, {"error": "invalid_grant", "error_description": "nope"}, "invalid_grant", "older deployment"),
         (400, {"error": "invalid_request", "error_description": "x"}, "invalid_request", "federation_rule_id"),
-        (404, {"type": "error", "error": {"type": "not_found_error", "message": "Not found"}}, "not_found_error",
-         "base_url"),
         (500, b"<html>boom</html>", None, "authentication history"),
     ],
 )

@@ -42,7 +42,6 @@ _HINTS = {
     (400, "invalid_grant"): "(an older deployment's wording for a denial) " + _DENIAL_HINT,
     (400, "invalid_request"): _REQUEST_HINT,
     (400, "unsupported_grant_type"): f"grant_type must be {GRANT_TYPE}",
-    (404, "not_found_error"): "that base_url is the Claude API (https://api.anthropic.com), not the identity provider",
 }
 
 
@@ -167,8 +166,7 @@ def _refused(status: int, data: Any, rid: str | None, text: str) -> ExchangeRefu
             error, description = data["error"], data.get("error_description")
         elif isinstance(data.get("error"), dict):  # Anthropic API error shape
             error, description = data["error"].get("type"), data["error"].get("message")
-    hint = _HINTS.get((status, error or "")) or _HINTS.get((status, "not_found_error" if status == 404 else ""),
-                                                          "the authentication history, then the exchange parameters")
+    hint = _HINTS.get((status, error or ""), "the authentication history, then the exchange parameters")
     shown = f"{error}: {description}" if error else redact(text[:200])
     return ExchangeRefused(
         f"token exchange refused (HTTP {status}) {shown} [request_id={rid}]",
