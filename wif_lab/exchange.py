@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from .errors import ExchangeRefused, ProviderUnreachable
-from .redact import redact
+from .errors import ConfigurationError, ExchangeRefused, ProviderUnreachable
+from .redact import Secret, is_redacted, redact
 from .tokens import Verify, _verify_arg
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -41,11 +41,14 @@ _HINTS = {
 class ExchangeResult:
     """A successful exchange; the access token never appears in repr or str."""
 
-    access_token: str = field(repr=False)
+    access_token: Secret = field(repr=False)
     token_type: str
     expires_in: int
     scope: str | None
     request_id: str | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "access_token", Secret(self.access_token))
 
     def __repr__(self) -> str:
         return (
@@ -99,6 +102,11 @@ def exchange(
     timeout: float = 30.0,
 ) -> ExchangeResult:
     """Exchange an identity token for a Claude API access token (one POST, no caching)."""
+    if is_redacted(assertion):
+        raise ConfigurationError(
+            "the assertion is the redacted form of a token (what str() or an f-string shows in a notebook)",
+            hint="pass the token variable itself (e.g. okta_token.access_token), or token.reveal() for the raw string",
+        )
     url = base_url.rstrip("/") + TOKEN_PATH
     body = exchange_request(
         assertion.strip(),

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from .errors import ConfigurationError, ProviderUnreachable
+from .redact import Secret
 from .tokens import ssl_context
 
 ENV_CONNECTION = "WIF_LAB_CONNECTION"
@@ -41,6 +42,12 @@ class Connection:
 
     data: dict[str, Any]
     path: Path | None = None
+
+    def __post_init__(self) -> None:
+        # The one secret in the file: shown redacted wherever a notebook puts it.
+        anthropic = self.data.get("anthropic")
+        if isinstance(anthropic, dict) and isinstance(anthropic.get("admin_token"), str):
+            anthropic["admin_token"] = Secret(anthropic["admin_token"])
 
     @classmethod
     def load(cls, path: str | Path) -> Connection:
