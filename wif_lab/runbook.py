@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .display import ShownAsTable, Table, event_summary, summary, verdicts_table
+from .display import ShownAsTable, Table, event_detail, event_summary, summary, verdicts_table
 from .errors import ConfigurationError, ExchangeRefused, WifLabError
 from .exchange import ExchangeResult, exchange
 from .lab import Lab, connect
@@ -111,7 +111,7 @@ class Outcome(ShownAsTable):
             status = self.event.get("status", {})
             rows.append(("event reason", status.get("reason") or "—"))
             if status.get("detail"):
-                rows.append(("event detail", status["detail"]))
+                rows.append(("event detail", event_detail(status)))
         return Table(self.title, ["field", "value"], rows)
 
 
