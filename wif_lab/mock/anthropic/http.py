@@ -70,11 +70,12 @@ def beta_flags(request: Request) -> set[str]:
     return {part.strip() for part in raw.split(",") if part.strip()}
 
 
-def bearer_grant(request: Request) -> tuple[Grant | None, JSONResponse | None]:
+def bearer_grant(request: Request, *, require_beta: bool = True) -> tuple[Grant | None, JSONResponse | None]:
     """Resolve ``Authorization: Bearer <sk-ant-oat01-…>`` to its grant, or the 401 to answer with.
 
     Unknown, expired and revoked tokens all give 401 ``authentication_error``: that is what makes
-    the SDK drop its cached token, re-exchange and retry once.
+    the SDK drop its cached token, re-exchange and retry once. ``require_beta=False``: the Messages
+    API takes a federation token without ``anthropic-beta: oauth-2025-04-20`` (the guides' cURL sends none).
     """
     store: Store = request.app.state.store
     auth = request.headers.get("authorization", "")
@@ -86,7 +87,7 @@ def bearer_grant(request: Request) -> tuple[Grant | None, JSONResponse | None]:
     grant = store.grant_for(token)
     if grant is None:
         return None, api_error(request, 401, "authentication_error", "invalid bearer token")
-    if OAUTH_BETA not in beta_flags(request):
+    if require_beta and OAUTH_BETA not in beta_flags(request):
         return None, api_error(
             request,
             401,

@@ -60,7 +60,7 @@ def _count_words(value: Any) -> int:
 async def create_message(request: Request) -> Response:
     mock: AnthropicMock = request.app.state.mock
     store = mock.store
-    grant, error = bearer_grant(request)
+    grant, error = bearer_grant(request, require_beta=False)
     if error is not None:
         return error
     assert grant is not None
