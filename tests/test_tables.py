@@ -294,3 +294,12 @@ def test_two_cell_comparisons_mark_both_cells() -> None:
     assert marks_in(configured) == ["i"] and marks_in(presented) == ["b"]
     assert html_marks_in(configured) == ["i"] and mark_values("same", "same") == ("same", "same")
     assert [marks_in(cell) for cell in mark_values("https://x/", "https://x")] == [["/"], [END]]
+
+
+def test_a_value_that_fits_on_the_next_line_is_never_cut() -> None:
+    """Exactly full lines (space included) move the next quoted value down whole, closing quote and all."""
+    for filler in range(40, 70):
+        text = "x" * filler + " " + "'" + "y" * (98 - filler) + "'"  # one character too long for a line
+        lines = wrap(text, 100)
+        assert all(len(line) <= 100 for line in lines)
+        assert lines == ["x" * filler, "'" + "y" * (98 - filler) + "'"], (filler, lines)

@@ -80,7 +80,7 @@ def _wrap_paragraph(paragraph: str, width: int) -> list[str]:
             if current:
                 current += piece
             continue
-        if len(current.rstrip()) + len(piece) > width and current.strip():
+        if len(current) + len(piece) > width and current.strip():
             lines.append(current.rstrip())
             current = ""
         current += piece
