@@ -242,3 +242,29 @@ def test_curl_scripts_call_messages_as_the_guides_do() -> None:
         assert "/v1/oauth/token" in text and "/v1/messages" in text
         assert '"anthropic-version: 2023-06-01"' in text and "anthropic-beta" not in text
         assert "authorization: Bearer" in text
+
+
+def test_the_notebooks_settings_give_the_same_environment(rb: Runbook, okta_rule: Any) -> None:
+    from wif_lab.scenarios.aks import pod_settings
+
+    okta = rb.settings("okta", issuer="", client_id="", private_key="", key_id="", scope="anthropic.access")
+    azure = rb.settings("azure", tenant_id="", resource="", client_id="", imds_url="")
+    for name, settings in (("okta/curl.sh", okta), ("azure_vm/curl.sh", azure), ("aks/curl.sh", pod_settings(rb))):
+        assert examples.environment(rb, name, settings=settings) == examples.environment(rb, name), name
+
+
+def test_live_mode_takes_the_notebooks_settings_and_the_pods_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANTHROPIC_IDENTITY_TOKEN_FILE", raising=False)
+    monkeypatch.setenv("SSL_CERT_FILE", "/etc/corporate-ca.pem")  # the machine's own trust settings stay
+    live = Runbook("live", None, base_url="https://api.anthropic.com", organization_id="org-uuid", verify=True,
+                   admin_token=None, ids={"federation_rule_id": "fdrl_01live", "service_account_id": "svac_01live"})
+    with pytest.raises(ConfigurationError, match="settings"):
+        examples.environment(live, "okta/curl.sh")
+    okta = {"issuer": "https://acme.okta.com/oauth2/aus1", "client_id": "0oa1", "private_key": "/keys/app.pem",
+            "key_id": "kid1", "scope": "anthropic.access"}
+    env = examples.environment(live, "okta/sdk_client_credentials.py", settings=okta)
+    assert env["OKTA_PRIVATE_KEY_FILE"] == "/keys/app.pem" and env["ANTHROPIC_FEDERATION_RULE_ID"] == "fdrl_01live"
+    assert "SSL_CERT_FILE" not in env and env.full()["SSL_CERT_FILE"] == "/etc/corporate-ca.pem"
+    direct = examples.environment(live, "aks/env_token_file.py", settings={"scope": "api://app/.default"})
+    assert direct["ANTHROPIC_IDENTITY_TOKEN_FILE"] == examples.POD_TOKEN_PATH
+    assert direct["CLAUDE_API_RESOURCE"] == "api://app"
