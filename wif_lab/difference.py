@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 END = "end"  # the mark shown where the shorter of two values stops
@@ -55,9 +55,8 @@ class Marked:
         return "".join(f"<mark>{html.escape(text)}</mark>" if marked else html.escape(text)
                        for text, marked in self.parts)
 
-    def map_text(self, change: object) -> Marked:
-        """The same marks, with ``change`` (a str → str function) applied to the unmarked text."""
-        assert callable(change)
+    def map_text(self, change: Callable[[str], str]) -> Marked:
+        """The same marks, with ``change`` applied to the unmarked text (e.g. redaction)."""
         return Marked(tuple((text if marked else change(text), marked) for text, marked in self.parts))
 
     def __str__(self) -> str:
