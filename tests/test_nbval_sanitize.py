@@ -48,6 +48,13 @@ def test_each_rule_rewrites_its_sample(index: int, sample: tuple[str, str]) -> N
     assert re.sub(regex, replace, before) == after
 
 
+@pytest.mark.parametrize("marked", ["127.0.0.1:⟦4⟧5523/x", "127.0.0.1:3<mark>6</mark>399/x", "127.0.0.1:4551⟦7⟧/x"])
+def test_ports_are_normalised_with_a_difference_mark_inside(marked: str) -> None:
+    """Two lab issuers differ first in their (random) port, so the mismatch mark lands inside it."""
+    regex, replace = patterns()[0]
+    assert re.sub(regex, replace, marked) == "127.0.0.1:<PORT>/x"
+
+
 def test_rules_leave_ordinary_text_alone() -> None:
     text = "PASS  audience  aud contains 'https://api.anthropic.com'; expires_in=600"
     for regex, replace in patterns():

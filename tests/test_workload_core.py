@@ -138,7 +138,7 @@ def test_normalise_drops_volatile_metadata_and_stateless_widget_metadata() -> No
 def test_tables_render_text_and_html_and_escape() -> None:
     table = Table("T", ["a", "b"], [("<x>", "y" * 300)])
     assert "&lt;x&gt;" in table._repr_html_() and "<x>" in repr(table)
-    assert len(repr(table).splitlines()[-1]) < 200  # long values are cut
+    assert len(repr(table).splitlines()[-1]) < 200  # long values wrap onto more lines
     assert "field" in repr(summary("S", {"k": [1, 2]}))
 
 

@@ -4,7 +4,7 @@ The few names a notebook needs; everything else lives in the module named after 
 provider → :mod:`tokens` → :mod:`rules` (preflight) → :mod:`exchange` / :mod:`sdk`.
 """
 
-from . import display, rules, tokens, widgets
+from . import display, examples, rules, tokens, widgets
 from .errors import (
     ConfigurationError,
     ExchangeRefused,
@@ -36,6 +36,7 @@ __all__ = [
     "connect",
     "decode",
     "display",
+    "examples",
     "exchange",
     "open_runbook",
     "redact",

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 
 from . import http
-from .errors import ExchangeRefused
+from .errors import ConfigurationError, ExchangeRefused
 from .http import Verify
-from .redact import redact, redact_text
+from .redact import Secret, is_redacted, redact, redact_text
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 EXCHANGE_BETA = "oauth-2025-04-20,oidc-federation-2026-04-01"
@@ -49,11 +49,14 @@ _HINTS = {
 class ExchangeResult:
     """A successful exchange; the access token never appears in repr or str."""
 
-    access_token: str = field(repr=False)
+    access_token: Secret = field(repr=False)
     token_type: str
     expires_in: int
     scope: str | None
     request_id: str | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "access_token", Secret(self.access_token))
 
     def __repr__(self) -> str:
         return (
@@ -110,6 +113,11 @@ def exchange(
 
     ``timeout`` is the overall deadline for the whole request, answer included.
     """
+    if is_redacted(assertion):
+        raise ConfigurationError(
+            "the assertion is the redacted form of a token (what str() or an f-string shows in a notebook)",
+            hint="pass the token variable itself (e.g. okta_token.access_token), or token.reveal() for the raw string",
+        )
     url = base_url.rstrip("/") + TOKEN_PATH
     body = exchange_request(
         assertion.strip(),

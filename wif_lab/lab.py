@@ -21,6 +21,7 @@ import httpx
 
 from . import http
 from .errors import ConfigurationError, ProviderError
+from .redact import Secret
 
 ENV_CONNECTION = "WIF_LAB_CONNECTION"
 ENV_STATE_DIR = "WIF_LAB_STATE_DIR"
@@ -72,6 +73,12 @@ class Connection:
 
     data: dict[str, Any]
     path: Path | None = None
+
+    def __post_init__(self) -> None:
+        # The one secret in the file: shown redacted wherever a notebook puts it.
+        anthropic = self.data.get("anthropic")
+        if isinstance(anthropic, dict) and isinstance(anthropic.get("admin_token"), str):
+            anthropic["admin_token"] = Secret(anthropic["admin_token"])
 
     @classmethod
     def load(cls, path: str | Path) -> Connection:

@@ -27,10 +27,12 @@ from urllib.parse import urlsplit
 import cel
 
 __all__ = [
+    "ClaimRead",
     "Evaluation",
     "Verdict",
     "WorkspaceContext",
     "check_condition",
+    "condition_claims",
     "evaluate",
     "evaluate_condition",
     "shared_platform",
@@ -82,6 +84,19 @@ class Evaluation:
     def first_failure(self) -> Verdict | None:
         return next((v for v in self.verdicts if not v.passed), None)
 
+    def claims_read(self) -> list[ClaimRead]:
+        """Every claim a matcher reads, in verdict order, with the matcher and its outcome; a claim a
+        CEL condition reads (``claims.x``, ``claims["x"]``) counts too. What "claims the rule reads" shows."""
+        read: list[ClaimRead] = []
+        for verdict in self.verdicts:
+            names: tuple[str, ...] = ()
+            if verdict.claim is not None:
+                names = (verdict.claim,)
+            elif verdict.matcher == "condition" and isinstance(verdict.expected, str):
+                names = condition_claims(verdict.expected)
+            read.extend(ClaimRead(name, verdict.matcher, verdict.passed) for name in names)
+        return read
+
     def matched_claims(self) -> dict[str, bool]:
         """Claim name -> whether every matcher that read it passed (for marking claims tables)."""
         marks: dict[str, bool] = {}
@@ -89,6 +104,15 @@ class Evaluation:
             if verdict.claim is not None:
                 marks[verdict.claim] = marks.get(verdict.claim, True) and verdict.passed
         return marks
+
+
+@dataclass(frozen=True)
+class ClaimRead:
+    """One claim one matcher reads, and whether that matcher passed."""
+
+    claim: str
+    matcher: str
+    passed: bool
 
 
 @dataclass(frozen=True)
@@ -224,6 +248,12 @@ SHARED_PLATFORMS: dict[str, SharedPlatform] = {
 }
 
 _CLAIM_REFERENCE = re.compile(r"""\bclaims\s*(?:\.\s*(\w+)|\[\s*["']([^"']+)["']\s*\])""")
+
+
+def condition_claims(expression: str) -> tuple[str, ...]:
+    """The top-level claims a CEL condition reads (``claims.x`` / ``claims["x"]``), in order of first use."""
+    names = (a or b for a, b in _CLAIM_REFERENCE.findall(expression))
+    return tuple(dict.fromkeys(names))
 
 
 def shared_platform(issuer_url: str) -> SharedPlatform | None:
@@ -507,7 +537,7 @@ def _run_condition(expression: Any, claims: Mapping[str, Any]) -> tuple[str, str
             f"the rule's condition is a {type(expression).__name__}, not a CEL string",
             None,
         )
-    shown = _shorten(expression)
+    shown = expression  # in full: tables wrap long values instead of cutting them
     program, problem = _compile(expression)
     if program is None:
         return "condition_error", f"condition {shown} {problem}", None

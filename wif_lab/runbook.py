@@ -16,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .display import ShownAsTable, Table, event_summary, summary, verdicts_table
+from .display import ShownAsTable, Table, event_detail, event_summary, summary, verdicts_table
 from .errors import ConfigurationError, ExchangeRefused, WifLabError
 from .exchange import ExchangeResult, exchange
 from .lab import Lab, connect
-from .redact import redact
+from .redact import Secret, redact, secret
 from .rules import Evaluation, WorkspaceContext, evaluate
 from .tokens import Verify, decode
 
@@ -45,6 +45,14 @@ class Note:
 
 class Settings(ShownAsTable, dict[str, Any]):
     """Resolved parameters for one provider; attribute access, secrets redacted when shown."""
+
+    def __init__(self, values: Any = (), /, **more: Any) -> None:
+        super().__init__(values, **more)
+        for key in SECRET_KEYS:
+            value = self.get(key)
+            # A private key given as a file path is configuration, not a secret; inline PEM is.
+            if isinstance(value, str) and value and (key != "private_key" or "-----BEGIN" in value):
+                self[key] = Secret(value)
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -104,7 +112,7 @@ class Outcome(ShownAsTable):
             status = self.event.get("status", {})
             rows.append(("event reason", status.get("reason") or "—"))
             if status.get("detail"):
-                rows.append(("event detail", status["detail"]))
+                rows.append(("event detail", event_detail(status)))
         elif self.history_read and isinstance(self.error, ExchangeRefused):
             why = ("a malformed request is refused before any rule is looked up" if self.error.status == 400
                    else "the organization has no rule with this id, so there was nothing to file it under")
@@ -120,7 +128,7 @@ class Runbook:
         self.base_url = base_url
         self.organization_id = organization_id
         self.verify = verify
-        self._admin_token = admin_token
+        self._admin_token = secret(admin_token)
         self._admin: Any = None
         self.federation_rule_id = ids.get("federation_rule_id")
         self.service_account_id = ids.get("service_account_id")

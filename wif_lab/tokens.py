@@ -32,7 +32,7 @@ from .errors import (
 )
 from .http import Verify
 from .http import ssl_context as ssl_context  # re-exported: older code imports it from here
-from .redact import SIGNATURE_MARK, redact
+from .redact import SIGNATURE_MARK, Secret, redact
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 TIME_CLAIMS = ("exp", "iat", "nbf", "auth_time")
@@ -42,9 +42,12 @@ TIME_CLAIMS = ("exp", "iat", "nbf", "auth_time")
 class DecodedToken:
     """A JWT's header and claims, with the raw token kept out of every repr."""
 
-    raw: str = field(repr=False)
+    raw: Secret = field(repr=False)
     header: dict[str, Any]
     claims: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "raw", Secret(self.raw))
 
     @property
     def issuer(self) -> str | None:

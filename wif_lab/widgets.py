@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .difference import Marked, mark_mismatch
 from .display import Table, claims_table, verdicts_table
 from .rules import Evaluation, evaluate
 from .runbook import DEFAULT_AUDIENCE
@@ -46,6 +47,7 @@ class ClaimsInspector:
     def report(self) -> Table:
         """Every token's verdict under the rule, as one table (what the widget would show, all at once)."""
         rows = []
+        verdict: Marked | str
         for name, token in self.tokens.items():
             _, _, evaluation = inspect(token, issuer=self.issuer, rule=self.rule)
             claims = decode(token).claims
@@ -55,7 +57,8 @@ class ClaimsInspector:
                 verdict = "would be accepted"
             else:
                 first = evaluation.first_failure()
-                verdict = f"refused: {first.matcher} — {first.reason}" if first else "refused"
+                text = f"refused: {first.matcher} — {first.reason}" if first else "refused"
+                verdict = mark_mismatch(first.code if first else None, text)
             rows.append((name, str(claims.get("iss", "")), str(claims.get("sub", "")), verdict))
         return Table("Each token against the rule", ["token", "iss", "sub", "verdict"], rows)
 

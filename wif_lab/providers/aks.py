@@ -30,7 +30,7 @@ import jwt
 from .. import http
 from ..errors import ConfigurationError, ProviderError
 from ..http import Verify
-from ..redact import redact
+from ..redact import Secret, redact
 
 PUBLIC_AUTHORITY_HOST = "https://login.microsoftonline.com/"
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -84,10 +84,13 @@ HINTS: dict[int, str] = {
 class EntraToken:
     """Entra's answer to the federated client-credentials request; the token never shows in repr."""
 
-    access_token: str
+    access_token: Secret
     expires_in: int
     ext_expires_in: int
     token_type: str = "Bearer"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "access_token", Secret(self.access_token))
 
     def claims(self) -> dict[str, Any]:
         """The access token's claims, *unverified* (for display; the relying party verifies)."""
@@ -109,7 +112,7 @@ def normalize_authority(authority: str) -> str:
     return value.rstrip(" /")
 
 
-def read_token_file(path: str | Path, *, variable: str = "AZURE_FEDERATED_TOKEN_FILE") -> str:
+def read_token_file(path: str | Path, *, variable: str = "AZURE_FEDERATED_TOKEN_FILE") -> Secret:
     """The projected token, read now (whitespace stripped: files are often written with a newline)."""
     try:
         token = Path(path).read_text(encoding="utf-8").strip()
@@ -124,7 +127,7 @@ def read_token_file(path: str | Path, *, variable: str = "AZURE_FEDERATED_TOKEN_
                                  hint="the container's user must be able to read the projected volume") from exc
     if not token:
         raise ConfigurationError(f"the token file {path} is empty", hint="the kubelet has not written it yet")
-    return token
+    return Secret(token)
 
 
 def refusal(response: httpx.Response) -> ProviderError:

@@ -19,7 +19,7 @@ import jwt
 
 from .. import http
 from ..errors import ConfigurationError, ProviderError
-from ..redact import redact
+from ..redact import Secret, redact
 
 IMDS_HOST = "http://169.254.169.254"
 TOKEN_PATH = "/metadata/identity/oauth2/token"
@@ -32,7 +32,7 @@ DEFAULT_TIMEOUT = 5.0
 class ImdsToken:
     """IMDS's answer with its string fields parsed; the token never shows in repr."""
 
-    access_token: str
+    access_token: Secret
     resource: str
     client_id: str
     expires_in: int
@@ -40,6 +40,9 @@ class ImdsToken:
     not_before: int
     ext_expires_in: int
     token_type: str = "Bearer"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "access_token", Secret(self.access_token))
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> ImdsToken:

@@ -31,7 +31,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from .. import http
 from ..errors import ConfigurationError, ProviderError
 from ..http import Verify
-from ..redact import redact, redact_text
+from ..redact import Secret, redact, redact_text, secret
 from ..tokens import jwk_thumbprint
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -49,10 +49,13 @@ PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 class OktaToken:
     """Okta's token response; the access token never shows in repr or str."""
 
-    access_token: str
+    access_token: Secret
     token_type: str
     expires_in: int
     scope: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "access_token", Secret(self.access_token))
 
     def claims(self) -> dict[str, Any]:
         """The access token's claims, *unverified* (for display; verifying is the relying party's job)."""
@@ -114,7 +117,7 @@ def build_client_assertion(
     key_id: str | None = None,
     lifetime: int = ASSERTION_LIFETIME,
     now: float | None = None,
-) -> str:
+) -> Secret:
     """An RFC 7523 client assertion for Okta: single-use (fresh ``jti``) and short-lived.
 
     ``private_key`` signs it (``private_key_jwt``); a client secret string HMAC-signs it with HS256
@@ -131,8 +134,8 @@ def build_client_assertion(
     }
     headers = {"kid": key_id} if key_id else None
     if isinstance(private_key, str):
-        return jwt.encode(claims, private_key.encode(), algorithm="HS256")
-    return jwt.encode(claims, private_key, algorithm=signing_algorithm(private_key), headers=headers)
+        return Secret(jwt.encode(claims, private_key.encode(), algorithm="HS256"))
+    return Secret(jwt.encode(claims, private_key, algorithm=signing_algorithm(private_key), headers=headers))
 
 
 def public_jwk(key: PrivateKey) -> dict[str, Any]:
@@ -150,7 +153,7 @@ def new_dpop_key() -> ec.EllipticCurvePrivateKey:
 
 def build_dpop_proof(
     key: PrivateKey, url: str, *, method: str = "POST", nonce: str | None = None, now: float | None = None
-) -> str:
+) -> Secret:
     """A DPoP proof JWT (RFC 9449 §4.2) for one request: ``typ: dpop+jwt``, the public ``jwk``, fresh ``jti``."""
     claims: dict[str, Any] = {
         "htm": method,
@@ -161,7 +164,7 @@ def build_dpop_proof(
     if nonce:
         claims["nonce"] = nonce
     headers = {"typ": "dpop+jwt", "jwk": public_jwk(key)}
-    return jwt.encode(claims, key, algorithm=signing_algorithm(key), headers=headers)
+    return Secret(jwt.encode(claims, key, algorithm=signing_algorithm(key), headers=headers))
 
 
 # --- what to check next, per Okta error --------------------------------------------------------------
@@ -310,7 +313,7 @@ class OktaClient:
         self.assertion_lifetime = assertion_lifetime
         # Keys are parsed once: re-reading a PEM per request costs more than the request itself.
         self._private_key = load_private_key(private_key) if private_key is not None else None
-        self._client_secret = client_secret
+        self._client_secret = secret(client_secret)
         self._dpop_key = load_private_key(dpop_key) if dpop_key is not None else None
         self._dpop_nonce: str | None = None
         self.timeout = timeout  # the overall deadline of each token request
@@ -357,7 +360,7 @@ class OktaClient:
         return jwk_thumbprint(public_jwk(self._dpop_key)) if self._dpop_key is not None else None
 
     # --- requests ----------------------------------------------------------------------------------
-    def client_assertion(self) -> str:
+    def client_assertion(self) -> Secret:
         """A fresh signed client assertion for this app and token endpoint."""
         if self.auth_method not in ASSERTION_METHODS:
             raise ConfigurationError(f"this client authenticates with {self.auth_method}, not an assertion")
@@ -456,7 +459,7 @@ class OktaTokenProvider:
         self.calls = 0
         self.last: OktaToken | None = None
 
-    def __call__(self) -> str:
+    def __call__(self) -> Secret:
         token = self.client.fetch_token()
         self.calls += 1
         self.last = token

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import http
-from ..display import ShownAsTable, Table, summary
+from ..difference import mark_values
+from ..display import WIDTH, ShownAsTable, Table, summary
 from ..errors import ConfigurationError, ProviderError, WifLabError
 from ..mock.entra import ERROR_DESCRIPTION_TAIL, EntraMock
 from ..mock.kubernetes import ANTHROPIC_VOLUME, AZURE_VOLUME, POD_MOUNT_ROOT, VOLUME_PATHS, KubernetesMock
@@ -43,7 +44,7 @@ from ..tokens import decode, utc
 ANTHROPIC_AUDIENCE = "https://api.anthropic.com"
 SECOND_SERVICE_ACCOUNT = ("inference", "claude-batch")  # a new workload that reuses the pod's identity
 OTHER_WORKLOAD = ("reporting", "batch-reporting")  # a workload with its own identity in the same tenant
-WRAP = 150  # table cells are cut at 160 characters; long Entra messages are wrapped onto several rows
+WRAP = WIDTH  # long Entra messages: one row per line, so the field name stays next to its first line
 
 # What each webhook variable is, in the order the settings table shows them.
 _VARIABLES = (
@@ -194,13 +195,17 @@ def credential_check(rb: Runbook, client_id: str, token: str) -> Table | Note:
     audiences = claims.get("aud") if isinstance(claims.get("aud"), list) else [claims.get("aud")]
     fic = next((f for f in credentials if f["subject"] == claims.get("sub")), credentials[0])
 
-    def verdict(ok: bool) -> str:
-        return "✓ equal" if ok else "✗ differs"
+    def compared(field: str, configured: str, presented: Any) -> tuple[Any, ...]:
+        if not isinstance(presented, str):
+            return (field, configured, presented, "✗ differs")
+        if configured == presented:
+            return (field, configured, presented, "✓ equal")
+        return (field, *mark_values(configured, presented), "✗ differs (first difference marked)")
 
     rows = [
         ("name", fic["name"], "", ""),
-        ("issuer", fic["issuer"], claims.get("iss"), verdict(fic["issuer"] == claims.get("iss"))),
-        ("subject", fic["subject"], claims.get("sub"), verdict(fic["subject"] == claims.get("sub"))),
+        compared("issuer", fic["issuer"], claims.get("iss")),
+        compared("subject", fic["subject"], claims.get("sub")),
         ("audience", fic["audiences"][0], _json(audiences),
          "✓ in aud" if fic["audiences"][0] in audiences else "✗ not in aud"),
     ]

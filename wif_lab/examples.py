@@ -1,0 +1,296 @@
+"""The production programs in ``examples/``, shown and run from a notebook.
+
+The programs are what a workload ships: they import no ``wif_lab`` and read every setting from
+environment variables. A notebook shows one with :func:`show` and runs it with :func:`run`, which
+builds its environment from the runbook (the lab's values in mock mode, the notebook's parameters in
+live mode): only configuration differs between the lab and production. The environment is shown
+with secrets redacted; the programs print only Claude's reply.
+
+    from wif_lab import examples
+    examples.show("okta/sdk_client_credentials.py")
+    examples.run("okta/sdk_client_credentials.py", rb, settings=okta)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .display import Table, summary
+from .errors import ConfigurationError, WifLabError
+from .redact import Secret, redact, redact_text
+from .runbook import Runbook
+
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+DEFAULT_TIMEOUT = 120
+PROFILE_FILE = "aks/anthropic_profile.json"
+POD_TOKEN_PATH = "/var/run/secrets/anthropic.com/token"  # where the Kubernetes guide mounts the direct-path token
+
+# The notebook's provider settings → the variables the programs read, per example directory.
+SETTINGS_ENV: dict[str, dict[str, str]] = {
+    "okta": {"issuer": "OKTA_ISSUER", "client_id": "OKTA_CLIENT_ID", "private_key": "OKTA_PRIVATE_KEY_FILE",
+             "key_id": "OKTA_KEY_ID", "scope": "OKTA_SCOPE"},
+    "azure_vm": {"resource": "CLAUDE_API_RESOURCE", "client_id": "AZURE_CLIENT_ID",
+                 "imds_url": "AZURE_POD_IDENTITY_AUTHORITY_HOST"},
+    "aks": {"tenant_id": "AZURE_TENANT_ID", "client_id": "AZURE_CLIENT_ID", "token_file": "AZURE_FEDERATED_TOKEN_FILE",
+            "authority_host": "AZURE_AUTHORITY_HOST", "scope": "CLAUDE_API_RESOURCE"},
+}
+# Variables of the notebook's own process that would steer a program elsewhere; a program gets only
+# what :func:`environment` sets for it (the CA variables stay when the runbook uses the system CAs).
+_STEERING_PREFIXES = ("ANTHROPIC_", "OKTA_", "AZURE_", "CLAUDE_", "IDENTITY_", "MSI_", "IMDS_")
+CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+TOOLS = {".sh": ("bash", "curl", "jq")}
+_SECRET_NAME = re.compile(r"TOKEN$|SECRET|PASSWORD|API_KEY$")
+
+
+def path_of(name: str) -> Path:
+    """``examples/<name>``; the error lists what there is."""
+    path = (EXAMPLES_DIR / name).resolve()
+    if not path.is_file() or EXAMPLES_DIR.resolve() not in path.parents:
+        known = sorted(str(p.relative_to(EXAMPLES_DIR)) for p in EXAMPLES_DIR.rglob("*") if p.is_file())
+        raise ConfigurationError(f"no example {name!r}", hint=f"one of: {', '.join(known)}")
+    return path
+
+
+# --- showing ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """An example file, displayed as a code block (Markdown in Jupyter, the plain text elsewhere)."""
+
+    name: str
+    text: str
+
+    @property
+    def language(self) -> str:
+        return {".py": "python", ".sh": "bash", ".json": "json"}.get(Path(self.name).suffix, "")
+
+    def __repr__(self) -> str:
+        return f"# examples/{self.name}\n{self.text}"
+
+    def _repr_markdown_(self) -> str:
+        fence = "````" if "```" in self.text else "```"
+        return f"`examples/{self.name}`\n\n{fence}{self.language}\n{self.text.rstrip()}\n{fence}\n"
+
+
+def show(name: str) -> Source:
+    """The example's source, for a notebook cell to display."""
+    return Source(name, path_of(name).read_text())
+
+
+# --- configuring -----------------------------------------------------------------------------------
+
+
+class Environment(dict[str, str]):
+    """The variables a program is given beyond the process basics; shown without secrets or local paths."""
+
+    def __init__(self, values: Mapping[str, str], *, base: Mapping[str, str], hide: Mapping[str, str],
+                 where: str) -> None:
+        super().__init__(values)
+        self._base = dict(base)
+        self._hide = dict(hide)  # local path prefix → how to show it
+        self.where = where  # "the lab" or "the live services"
+
+    def full(self) -> dict[str, str]:
+        """What the program's process gets: the basics (PATH, HOME, …) plus these variables."""
+        return {**self._base, **self}
+
+    def shown(self, name: str) -> str:
+        value = self[name]
+        if _SECRET_NAME.search(name):
+            return redact(value)
+        for prefix, label in self._hide.items():
+            value = value.replace(prefix, label)
+        return value
+
+    def table(self, title: str = "Environment given to the program") -> Table:
+        return Table(title, ["variable", "value"], [(name, self.shown(name)) for name in sorted(self)])
+
+    def __repr__(self) -> str:
+        return repr(self.table())
+
+    def _repr_html_(self) -> str:
+        return self.table()._repr_html_()
+
+
+def _settings_from_lab(rb: Runbook, directory: str) -> dict[str, Any]:
+    assert rb.lab is not None
+    if directory == "okta":
+        return dict(rb.lab.section("okta"))
+    if directory == "azure_vm":
+        section = rb.lab.section("azure")
+        return {"resource": section["resource"], "imds_url": section["imds_url"]}
+    section = rb.lab.section("aks")
+    env = section["env"]
+    return {"tenant_id": env["AZURE_TENANT_ID"], "client_id": env["AZURE_CLIENT_ID"],
+            "token_file": env["AZURE_FEDERATED_TOKEN_FILE"], "authority_host": env.get("AZURE_AUTHORITY_HOST"),
+            "scope": section["scope"]}
+
+
+def _config_dir(rb: Runbook) -> Path:
+    """Where a profile run keeps the SDK's config (and its token cache): the lab's run folder, or a
+    temporary folder in live mode (never your ~/.config/anthropic)."""
+    if rb.lab is not None and rb.lab.connection.path is not None:
+        return rb.lab.connection.path.parent / "anthropic-config"
+    return Path(tempfile.mkdtemp(prefix="wif-lab-anthropic-config-"))
+
+
+def install_profile(config_dir: Path, name: str, *, token_file: str | None = None) -> Path:
+    """``examples/aks/anthropic_profile.json`` as ``<config_dir>/configs/<name>.json``, the way a deployment
+    mounts it; ``token_file`` replaces the pod path when the token lives elsewhere (the lab's pod)."""
+    profile = json.loads(path_of(PROFILE_FILE).read_text())
+    if token_file:
+        profile["authentication"]["identity_token"]["path"] = token_file
+    target = config_dir / "configs" / f"{name}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(profile, indent=2) + "\n")
+    target.chmod(0o644)  # the SDK refuses a config file that group or others can write
+    return target
+
+
+def environment(rb: Runbook, name: str, *, settings: Mapping[str, Any] | None = None, rule: Any = None,
+                profile: str | None = None, model: str | None = None) -> Environment:
+    """The environment ``examples/<name>`` runs with: Anthropic IDs from the runbook (or ``rule``), the
+    provider's settings (the notebook's ``settings``, else the lab's), the runbook's CA bundle, and for
+    ``aks/env_token_file.py`` the direct-path token file, or a federation ``profile`` of that name."""
+    directory = name.split("/", 1)[0]
+    if directory not in SETTINGS_ENV:
+        raise ConfigurationError(f"no example directory {directory!r}", hint=f"one of: {', '.join(SETTINGS_ENV)}")
+    if settings is None:
+        if rb.lab is None:
+            raise ConfigurationError("live mode: pass the notebook's provider settings",
+                                     hint="settings=okta (or azure, pod): the object the settings cell built")
+        settings = _settings_from_lab(rb, directory)
+    rule_id = rule.id if rule is not None else rb.federation_rule_id
+    account = rule.target.service_account_id if rule is not None else rb.service_account_id
+    if not rule_id or not account:
+        raise ConfigurationError("no federation rule and service account to run the example against",
+                                 hint="run the cells that register them (lab) or set their IDs (live)")
+    values: dict[str, str] = {"ANTHROPIC_BASE_URL": rb.base_url, "ANTHROPIC_ORGANIZATION_ID": rb.organization_id,
+                              "ANTHROPIC_FEDERATION_RULE_ID": rule_id, "ANTHROPIC_SERVICE_ACCOUNT_ID": account}
+    if rb.workspace_id:
+        values["ANTHROPIC_WORKSPACE_ID"] = rb.workspace_id
+    if model:
+        values["CLAUDE_MODEL"] = model
+    for key, variable in SETTINGS_ENV[directory].items():
+        value = settings.get(key)
+        if not value:
+            continue
+        value = value.reveal() if isinstance(value, Secret) else str(value)
+        if key == "private_key" and "-----BEGIN" in value:
+            raise ConfigurationError("the examples read the private key from a file",
+                                     hint="set okta_private_key to the path of the PEM file")
+        values[variable] = value.removesuffix("/.default") if variable == "CLAUDE_API_RESOURCE" else value
+    if isinstance(rb.verify, str | Path):
+        values.update(dict.fromkeys(CA_VARIABLES, str(rb.verify)))
+    hide: dict[str, str] = {}
+    if name == "aks/env_token_file.py":
+        token_file = (rb.lab.section("aks")["anthropic_token_file"] if rb.lab is not None
+                      else os.environ.get("ANTHROPIC_IDENTITY_TOKEN_FILE", POD_TOKEN_PATH))
+        if profile:
+            config_dir = _config_dir(rb)
+            install_profile(config_dir, profile, token_file=token_file if token_file != POD_TOKEN_PATH else None)
+            values.update(ANTHROPIC_CONFIG_DIR=str(config_dir), ANTHROPIC_PROFILE=profile)
+        else:
+            values["ANTHROPIC_IDENTITY_TOKEN_FILE"] = token_file
+    elif profile:
+        raise ConfigurationError("only aks/env_token_file.py reads a federation profile",
+                                 hint="the other programs build their credentials in code")
+    if rb.lab is not None:
+        state = rb.lab.connection.data.get("state_dir")
+        if rb.lab.connection.path is not None:
+            hide[str(rb.lab.connection.path.parent)] = "<lab run dir>"
+        if state:
+            hide[str(state)] = "<lab state dir>"
+    steering = [k for k in os.environ if k.startswith(_STEERING_PREFIXES)]
+    if isinstance(rb.verify, str | Path):
+        steering += CA_VARIABLES
+    base = {k: v for k, v in os.environ.items() if k not in steering}
+    return Environment(values, base=base, hide=hide, where="the lab" if rb.lab is not None else "the live services")
+
+
+# --- running ---------------------------------------------------------------------------------------
+
+
+class ExampleFailed(WifLabError):
+    """An example program exited with an error."""
+
+
+@dataclass(frozen=True, repr=False)
+class ExampleRun:
+    """One run of an example: its environment, exit status, and what it printed (redacted)."""
+
+    name: str
+    command: list[str]
+    env: Environment
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def table(self) -> Table:
+        fields: dict[str, Any] = {"program": f"examples/{self.name}",
+                                  "command": " ".join([Path(self.command[0]).name, *self.command[1:]]),
+                                  "exit status": self.returncode, "output": redact_text(self.stdout.strip()) or "—"}
+        if self.stderr.strip():
+            fields["errors"] = _tail(self.stderr)
+        return summary(f"Ran examples/{self.name} against {self.env.where}", fields)
+
+    def __repr__(self) -> str:
+        return f"{self.env!r}\n\n{self.table()!r}"
+
+    def _repr_html_(self) -> str:
+        return self.env._repr_html_() + self.table()._repr_html_()
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    return redact_text("\n".join(text.strip().splitlines()[-lines:]))
+
+
+def _command(path: Path) -> list[str]:
+    if path.suffix == ".py":
+        return [sys.executable, path.name]
+    for tool in TOOLS.get(path.suffix, ()):
+        if shutil.which(tool) is None:
+            raise ConfigurationError(f"{tool} is not installed; examples/{path.parent.name}/{path.name} needs it",
+                                     hint=f"install it: apt-get install {tool} (or brew install {tool})")
+    if path.parent.name == "okta" and path.suffix == ".sh" and shutil.which("openssl") is None:
+        raise ConfigurationError("openssl is not installed; the Okta cURL example signs its client assertion "
+                                 "with it", hint="install it: apt-get install openssl")
+    return ["bash", path.name]
+
+
+def run(name: str, rb: Runbook, *, settings: Mapping[str, Any] | None = None, rule: Any = None,
+        profile: str | None = None, model: str | None = None, timeout: float = DEFAULT_TIMEOUT,
+        check: bool = True) -> ExampleRun:
+    """Run ``examples/<name>`` as its own process with :func:`environment`; raise if it fails (``check``)."""
+    path = path_of(name)
+    env = environment(rb, name, settings=settings, rule=rule, profile=profile, model=model)
+    command = _command(path)
+    try:
+        done = subprocess.run(command, cwd=path.parent, env=env.full(), capture_output=True, text=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise ExampleFailed(f"examples/{name} did not finish within {timeout:.0f} s",
+                            hint="that the services in its environment answer (the lab still running?)") from exc
+    result = ExampleRun(name, command, env, done.returncode, done.stdout, done.stderr)
+    if check and not result.ok:
+        missing = re.search(r"No module named '([\w.]+)'", done.stderr)
+        hint = (f"install the package that provides {missing.group(1)} (pip install azure-identity for azure.*)"
+                if missing else "the program's error above, then the environment it was given")
+        raise ExampleFailed(f"examples/{name} exited with status {done.returncode}:\n{_tail(done.stderr)}",
+                            hint=hint)
+    return result
