@@ -77,7 +77,7 @@ def test_serve_writes_a_connection_file_an_outside_client_can_use(tmp_path: Path
         assert "outside-ci" in reply.json()["content"][0]["text"]
     finally:
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=20)
+        out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     assert f"Connection file: {tmp_path / 'connection.json'}" in out
 
@@ -175,7 +175,7 @@ def test_a_second_serve_on_the_same_state_dir_is_refused(
         assert conn_file.read_bytes() == written  # the running stack's connection file is untouched
     finally:
         first_serve.send_signal(signal.SIGINT)
-        out, _ = first_serve.communicate(timeout=20)
+        out, _ = first_serve.communicate(timeout=60)
     assert first_serve.returncode == 0, out
     import fcntl
 
