@@ -53,6 +53,7 @@ IMDS and the workload-identity token endpoint.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import hashlib
@@ -78,6 +79,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from .base import LabContext
+from .outbound import FETCH_DEADLINE, MAX_DOCUMENT_BYTES, FetchFailed, fetch_json
 
 JSON_UTF8 = "application/json; charset=utf-8"
 MI_TOKEN_LIFETIME = 86399  # seconds between iat and exp for a managed-identity token
@@ -357,11 +359,15 @@ class ExternalIssuerKeys:
         *,
         cache_seconds: float = ISSUER_KEYS_CACHE_SECONDS,
         refetch_seconds: float = ISSUER_KEYS_REFETCH_SECONDS,
+        fetch_deadline: float = FETCH_DEADLINE,
+        max_document_bytes: int = MAX_DOCUMENT_BYTES,
     ) -> None:
         self._outbound = outbound
         self._clock = clock
         self.cache_seconds = cache_seconds
         self.refetch_seconds = refetch_seconds
+        self.fetch_deadline = fetch_deadline  # discovery and JWKS together, connect to last byte
+        self.max_document_bytes = max_document_bytes
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
         self._forced: dict[str, float] = {}
@@ -396,12 +402,19 @@ class ExternalIssuerKeys:
     async def _fetch(self, issuer: str) -> list[dict[str, Any]]:
         if urlsplit(issuer).scheme != "https":
             raise IssuerMetadataError(f"issuer {issuer!r} is not an https URL")
-        async with self._outbound() as client:
-            doc = await _get_json(client, issuer.rstrip("/") + "/.well-known/openid-configuration", "discovery")
-            jwks_uri = doc.get("jwks_uri") if isinstance(doc, dict) else None
-            if not isinstance(jwks_uri, str) or urlsplit(jwks_uri).scheme != "https":
-                raise IssuerMetadataError("the discovery document names no https jwks_uri")
-            body = await _get_json(client, jwks_uri, "JWKS")
+        limits = {"deadline": self.fetch_deadline, "max_bytes": self.max_document_bytes}
+        try:
+            async with asyncio.timeout(self.fetch_deadline), self._outbound() as client:
+                doc = await fetch_json(client, issuer.rstrip("/") + "/.well-known/openid-configuration",
+                                       "discovery document", **limits)
+                jwks_uri = doc.get("jwks_uri") if isinstance(doc, dict) else None
+                if not isinstance(jwks_uri, str) or urlsplit(jwks_uri).scheme != "https":
+                    raise IssuerMetadataError("the discovery document names no https jwks_uri")
+                body = await fetch_json(client, jwks_uri, "JWKS", **limits)
+        except FetchFailed as exc:
+            raise IssuerMetadataError(exc.detail) from exc
+        except TimeoutError:
+            raise IssuerMetadataError(f"discovery and JWKS did not arrive within {self.fetch_deadline:g} s") from None
         with self._lock:
             self.fetches += 1
         keys = body.get("keys") if isinstance(body, dict) else None
@@ -412,19 +425,6 @@ class ExternalIssuerKeys:
 
 def _find_key(keys: list[dict[str, Any]], kid: str) -> dict[str, Any] | None:
     return next((key for key in keys if key.get("kid") == kid), None)
-
-
-async def _get_json(client: httpx.AsyncClient, url: str, what: str) -> Any:
-    try:
-        response = await client.get(url, headers={"accept": "application/json"})
-    except httpx.HTTPError as exc:
-        raise IssuerMetadataError(f"fetching the {what} at {url} failed: {type(exc).__name__}") from exc
-    if response.status_code != 200:
-        raise IssuerMetadataError(f"the {what} at {url} answered HTTP {response.status_code}")
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise IssuerMetadataError(f"the {what} at {url} is not JSON") from exc
 
 
 # --- signing keys ----------------------------------------------------------------------------
