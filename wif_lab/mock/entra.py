@@ -65,7 +65,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import jwt
@@ -78,7 +78,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ..jose import MalformedJWT, numeric_date, parse_compact
 from .base import LabContext
+from .inbound import Rejected, form_pairs
 from .outbound import FETCH_DEADLINE, MAX_DOCUMENT_BYTES, FetchFailed, fetch_json
 
 JSON_UTF8 = "application/json; charset=utf-8"
@@ -301,6 +303,19 @@ def tenant_not_found(segment: str, *, now: float) -> EntraError:
         "no active subscriptions for the tenant.",
         now=now,
     )
+
+
+def _correlation_id(header: str | None) -> str | None:
+    """The caller's ``client-request-id`` when it is a GUID, as MSAL sends it; anything else is not
+    echoed into error texts (a new ID is made, as when none was sent) [inferred]."""
+    if header is None:
+        return None
+    value = header.strip()
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return None
+    return value
 
 
 def _aadsts_time(value: float) -> str:
@@ -931,22 +946,21 @@ class EntraMock:
 
     def _parse_assertion(self, call: _Call, assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
         try:
-            header = jwt.get_unverified_header(assertion)
-            claims = jwt.decode(assertion, options={"verify_signature": False})
-        except jwt.PyJWTError as exc:
+            parsed = parse_compact(assertion)
+        except MalformedJWT as exc:
             raise call.malformed() from exc
+        header, claims = parsed.header, parsed.claims
         if header.get("alg") not in ASSERTION_ALGORITHMS:
             raise call.malformed()
         if not isinstance(claims.get("iss"), str) or not isinstance(claims.get("sub"), str):
             raise call.malformed()
+        # A time claim that is present must be a date; a missing iat or exp is AADSTS70023's case.
+        if any(name in claims and numeric_date(claims[name]) is None for name in ("iat", "exp", "nbf")):
+            raise call.malformed()
         return header, claims
 
     def _check_assertion_times(self, call: _Call, claims: Mapping[str, Any]) -> None:
-        def number(name: str) -> float | None:
-            value = claims.get(name)
-            return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-        iat, exp, nbf = number("iat"), number("exp"), number("nbf")
+        iat, exp, nbf = (numeric_date(claims.get(name)) for name in ("iat", "exp", "nbf"))
         if iat is None or exp is None or exp - iat > ASSERTION_MAX_LIFETIME:
             raise call.fail(400, "invalid_request", 70023,
                             "External OIDC Provider token must have a lifetime of less than or equal to "
@@ -1047,13 +1061,18 @@ class EntraMock:
     async def token_v2(self, request: Request) -> JSONResponse:
         """``POST /<tenant>/oauth2/v2.0/token``: form-encoded, as azure-identity and MSAL send it."""
         form: dict[str, str] = {}
-        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-            raw = (await request.body()).decode("utf-8", "replace")
-            for key, value in parse_qsl(raw, keep_blank_values=True):
-                form.setdefault(key, value)
+        correlation_id = _correlation_id(request.headers.get("client-request-id"))
         try:
+            if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+                try:
+                    pairs = await form_pairs(request)
+                except Rejected as exc:
+                    raise _Call(self.ctx.clock(), correlation_id).fail(
+                        400, "invalid_request", 90100, f"Request body is not valid: {exc.reason}.") from None
+                for key, value in pairs:
+                    form.setdefault(key, value)
             minted, body = await self.redeem_federated_assertion(
-                request.path_params["tenant"], form, correlation_id=request.headers.get("client-request-id"))
+                request.path_params["tenant"], form, correlation_id=correlation_id)
         except EntraError as err:
             response = self._error(err)
             response.headers["x-ms-request-id"] = err.body["trace_id"]
