@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 # --- paging ------------------------------------------------------------------------------------
 
 
+from ....strict_json import loads
 from .validation import DEFAULT_LIMIT, PAGE_LIMIT, bad_request, integer_field
 
 
@@ -31,7 +32,7 @@ def make_cursor(kind: str, position: int | str) -> str:
 def cursor_value(kind: str, token: str) -> Any:
     """Decode a cursor of this list's kind; anything else is a 400 (never a 5xx)."""
     try:
-        found_kind, value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        found_kind, value = loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (ValueError, TypeError) as exc:
         raise bad_request("page: not a pagination cursor from this list") from exc
     if found_kind != kind:
