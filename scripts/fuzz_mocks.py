@@ -524,8 +524,9 @@ async def fuzz_one(mock: str, targets: Targets, *, requests: int, deadline: floa
         while queue and time.monotonic() < stop_at:
             req = queue.popleft()
             tally.sent += 1
-            # No HTTP client sends a header value with outer whitespace (servers strip it anyway).
-            headers = [(name, value.strip() or b"-") for name, value in req.headers]
+            # No HTTP client can send control characters or outer whitespace in a header value.
+            headers = [(name, bytes(b for b in value if b >= 0x20 and b != 0x7F).strip() or b"-")
+                       for name, value in req.headers]
             try:
                 async with asyncio.timeout(deadline):
                     response = await client.request(req.method, req.url, headers=headers, content=req.content)

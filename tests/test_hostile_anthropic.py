@@ -31,6 +31,7 @@ from tests._hostile import (
     sign_raw,
 )
 from wif_lab import rules
+from wif_lab.cel_sandbox import sandbox
 from wif_lab.jose import MAX_NUMERIC_DATE
 from wif_lab.mock.anthropic.service import AnthropicMock
 from wif_lab.mock.anthropic.store import Grant
@@ -194,6 +195,16 @@ def test_hostile_page_cursors_are_a_400(lab: Lab, cursor: str) -> None:
     assert_api_error(r, 400, "invalid_request_error", "page: not a pagination cursor")
 
 
+@pytest.mark.parametrize("path", [f"{ORG}/service_accounts", "/lab/events"])
+@pytest.mark.parametrize("limit", [" 5", "1_0", "\u0661\u0662", "+5", "5.0", "0x10", "9" * 30, ""])
+def test_a_limit_that_is_not_plain_digits_is_a_400(lab: Lab, path: str, limit: str) -> None:
+    r = lab.http.get(path, headers=lab.admin, params={"limit": limit})
+    if limit == "" and path == "/lab/events":
+        assert r.status_code == 200  # an empty value means the default there
+        return
+    assert_api_error(r, 400, "invalid_request_error", "limit: must be an integer")
+
+
 @examples(20)
 @given(body=hostile_json(top="object"))
 def test_messages_refuses_hostile_bodies(lab: Lab, body: str) -> None:
@@ -243,6 +254,7 @@ def test_a_costly_condition_is_cut_off_while_the_server_keeps_answering(
     lab: Lab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(rules, "CONDITION_DEADLINE", 0.5)
+    killed = sandbox.killed
     costly = lab.sign(json.dumps(lab.claims(l=list(range(700)))).encode())
     app = lab.mock.asgi()
     finished: list[str] = []
@@ -269,6 +281,7 @@ def test_a_costly_condition_is_cut_off_while_the_server_keeps_answering(
     assert_exchange_denied(slow)
     event = lab.event_for(slow)
     assert event.reason == "condition_timeout" and "did not finish within 0.5 s" in event.detail
+    assert sandbox.killed == killed + 1  # its worker process was stopped, not left running
     # The worker was replaced: the same rule still admits a token whose list is short.
     ok = lab.exchange(lab.sign(json.dumps(lab.claims(l=[1, 2])).encode()), lab.costly_rule_id)
     assert ok.status_code == 200, ok.text

@@ -93,9 +93,13 @@ def _read_frame(stream: BinaryIO) -> Any:
     return pickle.loads(body)
 
 
-def _write_frame(stream: BinaryIO, value: Any) -> None:
+def _frame(value: Any) -> bytes:
     body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(len(body).to_bytes(4, "big") + body)
+    return len(body).to_bytes(4, "big") + body
+
+
+def _write_frame(stream: BinaryIO, value: Any) -> None:
+    stream.write(_frame(value))
     stream.flush()
 
 
@@ -136,7 +140,7 @@ class _Worker:
         threading.Thread(target=self._read, name="wif-lab-cel-reader", daemon=True).start()
         if self._next(START_DEADLINE) != ("ready",):
             self.kill()
-            raise SandboxCrashed(f"the CEL worker did not start within {START_DEADLINE:g} s")
+            raise SandboxCrashed(f"the CEL worker did not start (waited up to {START_DEADLINE:g} s)")
 
     def _read(self) -> None:
         stdout = self.process.stdout
@@ -153,10 +157,11 @@ class _Worker:
         except queue.Empty:
             return None
 
-    def call(self, request: tuple[Any, ...], deadline: float) -> tuple[Any, ...]:
+    def call(self, frame: bytes, deadline: float) -> tuple[Any, ...]:
         assert self.process.stdin is not None
         try:
-            _write_frame(self.process.stdin, request)
+            self.process.stdin.write(frame)
+            self.process.stdin.flush()
         except (BrokenPipeError, ConnectionResetError, OSError) as exc:
             raise _Stale from exc  # it died while idle: nothing was asked of it yet
         answer = self._next(deadline)
@@ -214,11 +219,14 @@ class CelSandbox:
             self._cond.notify()
 
     def call(self, request: tuple[Any, ...], deadline: float = EVALUATION_DEADLINE) -> tuple[Any, ...]:
-        """Send ``request`` to a worker; :class:`SandboxTimeout` or :class:`SandboxCrashed` if it fails."""
+        """Send ``request`` to a worker; :class:`SandboxTimeout` or :class:`SandboxCrashed` if it fails.
+
+        A request that cannot be pickled raises here, before any worker is involved."""
+        frame = _frame(request)
         for attempt in range(2):
             worker = self._checkout(deadline)
             try:
-                answer = worker.call(request, deadline)
+                answer = worker.call(frame, deadline)
             except BaseException as exc:
                 # Timed out, died, or the request could not be sent: this worker's state is unknown.
                 worker.kill()
@@ -233,18 +241,6 @@ class CelSandbox:
             self._release(worker)
             return answer
         raise AssertionError("unreachable")
-
-    def warm(self) -> None:
-        """Start one worker now (in the background), so the first evaluation does not wait for it."""
-
-        def start() -> None:
-            try:
-                worker = self._checkout(START_DEADLINE)
-            except (SandboxTimeout, SandboxCrashed):
-                return
-            self._release(worker)
-
-        threading.Thread(target=start, name="wif-lab-cel-warm", daemon=True).start()
 
     def close(self) -> None:
         with self._cond:

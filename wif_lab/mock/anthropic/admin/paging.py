@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 from ....strict_json import loads
 from .validation import DEFAULT_LIMIT, PAGE_LIMIT, bad_request, integer_field
+
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
 
 
 def make_cursor(kind: str, position: int | str) -> str:
@@ -60,10 +63,10 @@ def query_limit(request: Request, bounds: tuple[int, int]) -> int:
     raw = request.query_params.get("limit")
     if raw is None:
         return DEFAULT_LIMIT
-    try:
-        return integer_field(int(raw), "limit", bounds)
-    except ValueError as exc:
-        raise bad_request(f"limit: must be an integer from {bounds[0]} to {bounds[1]}") from exc
+    # ASCII digits only: int() would also take " 5", "1_0" and other scripts' digits ("١٢").
+    if not _INTEGER.fullmatch(raw):
+        raise bad_request(f"limit: must be an integer from {bounds[0]} to {bounds[1]}")
+    return integer_field(int(raw), "limit", bounds)
 
 
 def list_query(request: Request) -> ListQuery:
