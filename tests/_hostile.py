@@ -12,11 +12,18 @@ from typing import Any
 
 import httpx
 import jwt
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 NON_FINITE = ("NaN", "Infinity", "-Infinity", "1e309", "-1e400", "1E999", "123456789e999")
 SURROGATES = ('"\\ud800"', '"x\\udfff"', '"\\udbff\\u0041"', '"ok\\ud83d"')
 KINDS = ("non_finite", "huge_int", "surrogate", "surrogate_key", "deep")
+
+def examples(n: int) -> settings:
+    """Hypothesis settings for the mock suites: ``n`` examples, no per-example deadline (machines are busy)."""
+    return settings(max_examples=n, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**63 - 1)

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
@@ -25,6 +25,7 @@ from tests._hostile import (
     BAD_UTF8,
     assert_exchange_denied,
     assert_exchange_malformed,
+    examples,
     hostile_claims,
     hostile_json,
     raw_header_token,
@@ -44,11 +45,6 @@ ISSUER_URL = "https://hostile.example"
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ORG = "/v1/organizations"
 COSTLY = "claims.l.map(a, claims.l.map(b, a + b)).size() > 0"
-def examples(n: int) -> settings:
-    return settings(max_examples=n, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-
-
 class Lab:
     """One mock org with an inline-JWKS issuer, a service account and two rules (plain and costly)."""
 

@@ -11,23 +11,18 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from tests._azure_lab import ENTRA_BASE, START, FakeClock, azure_context
-from tests._hostile import BAD_ESCAPES, bad_form, hostile_claims, sign_raw
+from tests._hostile import BAD_ESCAPES, bad_form, examples, hostile_claims, sign_raw
 from wif_lab.jose import MAX_NUMERIC_DATE
 from wif_lab.mock.azure_imds import TOKEN_PATH, ImdsMock
 from wif_lab.mock.entra import CLIENT_ASSERTION_TYPE, ERROR_DESCRIPTION_TAIL, EntraMock
 from wif_lab.mock.kubernetes import SIGNING_KEY, TOKEN_EXCHANGE_AUDIENCE, KubernetesMock
 
 SUBJECT = "system:serviceaccount:inference:claude-inference"
-
-
-def examples(n: int) -> settings:
-    return settings(max_examples=n, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 class Tenant:

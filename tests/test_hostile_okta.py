@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from tests._hostile import BAD_UTF8, bad_form, hostile_claims, sign_raw
+from tests._hostile import BAD_UTF8, bad_form, examples, hostile_claims, sign_raw
 from wif_lab.mock.base import LabContext
 from wif_lab.mock.keys import KeyStore
 from wif_lab.mock.okta import OktaMock
@@ -29,11 +29,6 @@ from wif_lab.providers.okta import public_jwk
 ORG = "https://127.0.0.1:8443"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 FORM = {"content-type": "application/x-www-form-urlencoded"}
-
-
-def examples(n: int) -> settings:
-    return settings(max_examples=n, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 class Org:
