@@ -13,18 +13,24 @@ Admin API types in the ``anthropic`` SDK (``FederationRule``, ``FederationRuleMa
 The server answers every failure with an opaque 401 ``Authentication failed``; this module keeps the reasons so
 the mock can log them and a notebook can show learners which matcher failed and why.
 Everything here is pure and thread-safe; compiled CEL programs are cached.
+
+CEL never runs in this process: :mod:`wif_lab.cel_sandbox` runs it in worker processes with a
+deadline, because the engine holds the GIL and has no cost limit. Conditions are also bounded
+before they run (length and comprehension nesting, refused at rule creation); one that still runs
+too long fails with ``condition_timeout``.
 """
 
 from __future__ import annotations
 
 import functools
+import pickle
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import cel
+from .cel_sandbox import EVALUATION_DEADLINE, SandboxCrashed, SandboxTimeout, sandbox
 
 __all__ = [
     "ClaimRead",
@@ -44,10 +50,13 @@ MATCH_FIELDS = ("subject_prefix", "audience", "claims", "condition")
 _CONSTRAINING_FIELDS = ("subject_prefix", "claims", "condition")
 DEFAULT_WORKSPACE_ALIAS = "default"
 
-# What the `cel` bindings raise at compile or run time: parse errors (ValueError), undefined names and
-# function errors (RuntimeError), type mismatches (TypeError), missing keys / indexes (LookupError),
-# overflow and division by zero (ArithmeticError), and unconvertible Python values (ValueError).
-_CEL_ERRORS = (ValueError, RuntimeError, TypeError, LookupError, ArithmeticError)
+# Static bounds on a condition (lab choices): what the Admin API refuses at rule creation as too
+# costly. Each comprehension level multiplies the work by a list's length, and a long expression
+# is deep enough to overflow the engine's stack.
+MAX_CONDITION_LENGTH = 4096
+MAX_COMPREHENSION_NESTING = 3
+# How long one condition may run (or compile) before it is stopped and the exchange denied.
+CONDITION_DEADLINE = EVALUATION_DEADLINE
 
 
 # ── results ────────────────────────────────────────────────────────────────────────────────────────
@@ -294,13 +303,24 @@ def check_condition(expression: str) -> str | None:
         return "must be a string"
     if not expression.strip():
         return "must not be empty"
-    program, problem = _compile(expression)
-    if program is None:
-        return problem
-    if "claims" not in program.variables():
-        if _constant_value(program) is True:
+    try:
+        return _checked(expression)
+    except _Unavailable as exc:
+        return f"could not be checked: it {exc.text}"
+
+
+@functools.lru_cache(maxsize=256)
+def _checked(expression: str) -> str | None:
+    """check_condition's verdict; cached like compiles, so a re-check never runs the engine again."""
+    compiled = _compile(expression)
+    if compiled.problem is not None:
+        return compiled.problem
+    if "claims" not in compiled.variables:
+        outcome = _execute(expression, {})
+        if outcome[0] == "ok" and outcome[1] is True:
             return "is constant-true: it never reads claims, so it would accept every token the issuer signs"
-        return "is constant: it never reads claims, so it gives the same answer for every token"
+        costly = " (and too costly: it did not finish in time)" if outcome[0] == "condition_timeout" else ""
+        return f"is constant: it never reads claims, so it gives the same answer for every token{costly}"
     return None
 
 
@@ -503,34 +523,87 @@ def _comprehension_variables(expression: str) -> set[str]:
     return set(_COMPREHENSION_VARIABLE.findall(code))
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    """What a compile tells: the variables read, or why the condition is refused (and its code)."""
+
+    variables: frozenset[str] = frozenset()
+    problem: str | None = None
+    code: str = "condition_error"
+
+
+class _Unavailable(Exception):
+    """The engine could not answer (deadline, dead worker); never cached, the next call retries."""
+
+    def __init__(self, code: str, text: str) -> None:
+        super().__init__(text)
+        self.code = code
+        self.text = text
+
+
+def _comprehension_nesting(expression: str) -> int:
+    """How many comprehension macros (all, exists, map, …) are open at once at the deepest point."""
+    code = _LITERAL_OR_COMMENT.sub(" ", expression)
+    stack: list[bool] = []
+    deepest = 0
+    for match in _PAREN.finditer(code):
+        if match.group(0) == ")":
+            if stack:
+                stack.pop()
+            continue
+        stack.append(match.group(1) is not None)
+        deepest = max(deepest, sum(stack))
+    return deepest
+
+
+_PAREN = re.compile(r"\.\s*(all|exists_one|exists|map|filter)\s*\(|\(|\)")
+
+
 @functools.lru_cache(maxsize=256)
-def _compile(expression: str) -> tuple[Any, str | None]:
-    """(program, None) or (None, problem). Problems are cached too: the mock re-checks the same rules."""
+def _compile(expression: str) -> _Compiled:
+    """Static bounds, then the engine's compile; final answers are cached (the mock re-checks rules)."""
+    if len(expression) > MAX_CONDITION_LENGTH:
+        return _Compiled(problem=f"is {len(expression)} characters long; a condition may have at most "
+                                 f"{MAX_CONDITION_LENGTH}", code="condition_too_costly")
+    nesting = _comprehension_nesting(expression)
+    if nesting > MAX_COMPREHENSION_NESTING:
+        return _Compiled(problem=f"nests {nesting} comprehensions (all, exists, map, filter…) inside each "
+                                 f"other; at most {MAX_COMPREHENSION_NESTING} are allowed, as each level "
+                                 "multiplies the work", code="condition_too_costly")
     try:
-        program = cel.compile(expression)
-    except _CEL_ERRORS as exc:
-        return None, f"does not parse: {_parse_error_text(exc)}"
+        answer = sandbox.call(("compile", expression), CONDITION_DEADLINE)
+    except SandboxTimeout:
+        raise _Unavailable("condition_timeout", f"did not compile within {CONDITION_DEADLINE:g} s") from None
+    except SandboxCrashed:
+        raise _Unavailable("condition_error", "made the CEL engine fail") from None
+    if answer[0] != "ok":
+        return _Compiled(problem=f"does not parse: {_parse_error_text(answer[2] or answer[1])}")
+    variables = frozenset(answer[1])
     bound = _comprehension_variables(expression)
     if "claims" in bound:
-        return (
-            None,
-            "uses 'claims' as a comprehension variable, which hides the claims map; pick another name",
-        )
-    stray = sorted(name for name in program.variables() if name != "claims" and name not in bound)
+        return _Compiled(problem="uses 'claims' as a comprehension variable, which hides the claims map; "
+                                 "pick another name")
+    stray = sorted(name for name in variables if name != "claims" and name not in bound)
     if stray:
-        return None, f"may reference only the variable 'claims', but reads {', '.join(map(repr, stray))}"
-    return program, None
+        return _Compiled(problem=f"may reference only the variable 'claims', but reads {', '.join(map(repr, stray))}")
+    return _Compiled(variables)
 
 
-def _constant_value(program: Any) -> Any:
+def _execute(expression: str, context: dict[str, Any]) -> tuple[Any, ...]:
+    """Run a compiled condition in the sandbox: ``("ok", value, type, repr)``, an engine error
+    ``("error", class, text, key)``, or ``(code, text)`` when it was stopped or failed."""
     try:
-        return program.execute({})
-    except _CEL_ERRORS:
-        return None
+        return sandbox.call(("run", expression, context), CONDITION_DEADLINE)
+    except SandboxTimeout:
+        return ("condition_timeout", f"did not finish within {CONDITION_DEADLINE:g} s and was stopped")
+    except SandboxCrashed:
+        return ("condition_error", "made the CEL engine fail")
+    except (pickle.PicklingError, RecursionError, TypeError, AttributeError, ValueError):
+        return ("condition_error", "could not be given these claims (they are not plain JSON values)")
 
 
 def _run_condition(expression: Any, claims: Mapping[str, Any]) -> tuple[str, str, Any]:
-    """(code, reason, result) for one condition; every library error becomes a condition_error."""
+    """(code, reason, result) for one condition; every engine error becomes a condition_error."""
     if not isinstance(expression, str):
         return (
             "condition_error",
@@ -538,25 +611,37 @@ def _run_condition(expression: Any, claims: Mapping[str, Any]) -> tuple[str, str
             None,
         )
     shown = expression  # in full: tables wrap long values instead of cutting them
-    program, problem = _compile(expression)
-    if program is None:
-        return "condition_error", f"condition {shown} {problem}", None
     try:
-        result = program.execute({"claims": _cel_value(claims)})
-    except KeyError as exc:
-        key = exc.args[0] if exc.args else "?"
-        return (
-            "condition_error",
-            f"condition {shown} failed: it reads {key!r}, which is not in the claims "
-            "(test optional claims with has(...) first)",
-            None,
-        )
-    except _CEL_ERRORS as exc:
-        return "condition_error", f"condition {shown} failed: {_first_sentence(exc)}", None
-    if not isinstance(result, bool):
+        compiled = _compile(expression)
+    except _Unavailable as exc:
+        return exc.code, f"condition {shown} {exc.text}", None
+    if compiled.problem is not None:
+        return compiled.code, f"condition {shown} {compiled.problem}", None
+    try:
+        context = {"claims": _cel_value(claims)}
+    except RecursionError:
+        return "condition_error", f"condition {shown} was not run: the claims nest too deeply", None
+    outcome = _execute(expression, context)
+    kind = outcome[0]
+    if kind == "error":
+        _, error_class, text, key = outcome
+        if error_class == "KeyError":
+            return (
+                "condition_error",
+                f"condition {shown} failed: it reads {key if key is not None else '?'!r}, which is not in the "
+                "claims (test optional claims with has(...) first)",
+                None,
+            )
+        return "condition_error", f"condition {shown} failed: {_first_sentence(text or error_class)}", None
+    if kind == "panic":
+        return "condition_error", f"condition {shown} made the CEL engine fail: {_first_sentence(outcome[2])}", None
+    if kind != "ok":
+        return kind, f"condition {shown} {outcome[1]}", None
+    _, result, type_name, shown_result = outcome
+    if type_name != "bool":
         return (
             "condition_not_bool",
-            f"condition {shown} returned {_shorten(repr(result))} ({type(result).__name__}), "
+            f"condition {shown} returned {_shorten(shown_result)} ({type_name}), "
             "but a condition must evaluate to true or false",
             result,
         )
@@ -574,16 +659,15 @@ def _cel_value(value: Any) -> Any:
     return value
 
 
-def _parse_error_text(exc: Exception) -> str:
-    text = str(exc)
+def _parse_error_text(text: str) -> str:
     marker = text.rfind("ERROR: <input>:")
     if marker >= 0:
         text = "at " + text[marker + len("ERROR: <input>:") :]
-    return _shorten(text.splitlines()[0] if text else type(exc).__name__, 200)
+    return _shorten(text.splitlines()[0] if text else "syntax error", 200)
 
 
-def _first_sentence(exc: Exception) -> str:
-    text = (str(exc).splitlines() or [type(exc).__name__])[0]
+def _first_sentence(text: str) -> str:
+    text = (text.splitlines() or ["error"])[0]
     head, dot, _ = text.partition(". ")
     return _shorten(head + ("." if dot else ""), 200)
 

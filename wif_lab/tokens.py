@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import jwt
 
-from . import http
+from . import http, strict_json
 from .errors import (
     AudienceMismatch,
     DiscoveryError,
@@ -32,10 +31,12 @@ from .errors import (
 )
 from .http import Verify
 from .http import ssl_context as ssl_context  # re-exported: older code imports it from here
+from .jose import MAX_NUMERIC_DATE, MalformedJWT, numeric_date, parse_compact
 from .redact import SIGNATURE_MARK, Secret, redact
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 TIME_CLAIMS = ("exp", "iat", "nbf", "auth_time")
+MAX_DOCUMENT_BYTES = 512 * 1024  # a discovery document or JWKS; real ones are a few KB
 
 
 @dataclass(frozen=True)
@@ -67,14 +68,14 @@ class DecodedToken:
     @property
     def lifetime_seconds(self) -> int | None:
         """``exp - iat``: what an issuer's ``max_jwt_lifetime_seconds`` is compared with."""
-        exp, iat = self.claims.get("exp"), self.claims.get("iat")
-        if isinstance(exp, int | float) and isinstance(iat, int | float):
+        exp, iat = numeric_date(self.claims.get("exp")), numeric_date(self.claims.get("iat"))
+        if exp is not None and iat is not None:
             return int(exp - iat)
         return None
 
     def expires_in(self, now: float | None = None) -> int | None:
-        exp = self.claims.get("exp")
-        if not isinstance(exp, int | float):
+        exp = numeric_date(self.claims.get("exp"))
+        if exp is None:
             return None
         return int(exp - (time.time() if now is None else now))
 
@@ -93,11 +94,31 @@ def decode(token: str) -> DecodedToken:
     if token.endswith(SIGNATURE_MARK):  # a redacted token: header and claims are still readable
         readable = token[: -len(SIGNATURE_MARK)]
     try:
-        header = jwt.get_unverified_header(readable)
-        claims = jwt.decode(readable, options={"verify_signature": False})
-    except jwt.PyJWTError as exc:
-        raise MalformedToken(f"not a decodable JWT: {exc}") from exc
-    return DecodedToken(token, dict(header), dict(claims))
+        parsed = parse_compact(readable)
+    except MalformedJWT as exc:
+        raise MalformedToken(f"not a decodable JWT: {exc.reason}") from exc
+    return DecodedToken(token, parsed.header, parsed.claims)
+
+
+def _get_json(url: str, *, what: str, verify: Verify, timeout: float) -> Any:
+    """GET a JSON document within ``timeout`` seconds in all (:mod:`wif_lab.http` bounds the whole
+    request, not each read) and at most :data:`MAX_DOCUMENT_BYTES`, streamed; parsed strictly."""
+    chunks: list[bytes] = []
+    size = 0
+    with http.failures(url, what=what, deadline=timeout, error=DiscoveryError), \
+            http.client(verify, deadline=timeout) as client, \
+            client.stream("GET", url, headers={"accept": "application/json", "accept-encoding": "identity"}) as r:
+        if r.status_code != 200:
+            raise DiscoveryError(f"{url} answered HTTP {r.status_code}")
+        for chunk in r.iter_bytes():
+            size += len(chunk)
+            if size > MAX_DOCUMENT_BYTES:
+                raise DiscoveryError(f"{url} sent more than {MAX_DOCUMENT_BYTES} bytes")
+            chunks.append(chunk)
+    try:
+        return strict_json.loads(b"".join(chunks))
+    except strict_json.JSONRejected as exc:
+        raise DiscoveryError(f"{url} did not return usable JSON: it {exc.reason}") from exc
 
 
 def discover(issuer: str, *, verify: Verify = True, timeout: float = 5.0) -> dict[str, Any]:
@@ -106,14 +127,7 @@ def discover(issuer: str, *, verify: Verify = True, timeout: float = 5.0) -> dic
     ``timeout`` is the overall deadline for the whole request, body included.
     """
     url = issuer.rstrip("/") + "/.well-known/openid-configuration"
-    response = http.request("GET", url, what="the issuer's discovery document", verify=verify, deadline=timeout,
-                            error=DiscoveryError)
-    if response.status_code != 200:
-        raise DiscoveryError(f"{url} answered HTTP {response.status_code}")
-    try:
-        doc = response.json()
-    except ValueError as exc:
-        raise DiscoveryError(f"{url} did not return JSON") from exc
+    doc = _get_json(url, what="the issuer's discovery document", verify=verify, timeout=timeout)
     if not isinstance(doc, dict) or not isinstance(doc.get("jwks_uri"), str):
         raise DiscoveryError(f"{url} has no jwks_uri")
     if doc.get("issuer") != issuer:
@@ -124,13 +138,13 @@ def discover(issuer: str, *, verify: Verify = True, timeout: float = 5.0) -> dic
 
 
 def fetch_jwks(jwks_uri: str, *, verify: Verify = True, timeout: float = 5.0) -> list[dict[str, Any]]:
-    response = http.request("GET", jwks_uri, what="the issuer's JWKS", verify=verify, deadline=timeout,
-                            error=DiscoveryError)
     try:
-        response.raise_for_status()
-        keys = response.json()["keys"]
-    except (httpx.HTTPStatusError, ValueError, KeyError, TypeError) as exc:
-        raise DiscoveryError(f"could not read the JWKS at {jwks_uri}: {exc}") from exc
+        body = _get_json(jwks_uri, what="the issuer's JWKS", verify=verify, timeout=timeout)
+    except DiscoveryError as exc:
+        raise DiscoveryError(f"could not read the JWKS at {jwks_uri}: {exc.message}") from exc
+    keys = body.get("keys") if isinstance(body, dict) else None
+    if not isinstance(keys, list):
+        raise DiscoveryError(f"could not read the JWKS at {jwks_uri}: it has no 'keys' array")
     return [k for k in keys if isinstance(k, dict)]
 
 
@@ -145,8 +159,12 @@ def verify(
 ) -> DecodedToken:
     """Verify signature (discovery → JWKS), issuer, audience and times; return the decoded token."""
     decoded = decode(token)
+    for name in ("exp", "iat", "nbf"):
+        if name in decoded.claims and numeric_date(decoded.claims[name]) is None:
+            raise MalformedToken(f"{name} {decoded.claims[name]!r} is not a NumericDate "
+                                 f"(whole or fractional seconds from 0 to {MAX_NUMERIC_DATE})")
     alg = decoded.header.get("alg")
-    if alg not in ASYMMETRIC_ALGORITHMS:
+    if not isinstance(alg, str) or alg not in ASYMMETRIC_ALGORITHMS:
         raise UnsupportedAlgorithm(f"token uses alg {alg!r}")
     if decoded.issuer != issuer:
         raise IssuerMismatch(f"token iss {decoded.issuer!r} is not {issuer!r}")
@@ -208,8 +226,8 @@ def claim_rows(
 ) -> list[ClaimRow]:
     """Rows for a claims table: times in UTC plus relative, and which claims a rule reads."""
     now = time.time() if now is None else now
-    iat = token.claims.get("iat")
-    if isinstance(iat, int | float) and 0 <= now - iat < 60:
+    iat = numeric_date(token.claims.get("iat"))
+    if iat is not None and 0 <= now - iat < 60:
         # Issued within the last minute: describe the times from issue, so "expires in 68 min" reads
         # the same however many seconds the notebook took to get here.
         now = iat
@@ -217,7 +235,7 @@ def claim_rows(
     for name in sorted(token.claims, key=_claim_order):
         value = token.claims[name]
         note = ""
-        if name in TIME_CLAIMS and isinstance(value, int | float):
+        if name in TIME_CLAIMS and numeric_date(value) is not None:  # a date a calendar can show
             verb = {"exp": "expires", "iat": "issued", "nbf": "valid from"}.get(name, "")
             note = f"{utc(value)} ({verb} {relative(value - now)})".replace("( ", "(")
             note = note.replace("issued in under a minute", "issued just now")

@@ -34,6 +34,7 @@ from starlette.routing import Route
 
 from .base import LabContext
 from .entra import AccessToken, EntraError, EntraMock, ManagedIdentity
+from .inbound import Rejected, query_pairs
 
 TOKEN_PATH = "/metadata/identity/oauth2/token"
 JSON_UTF8 = "application/json; charset=utf-8"
@@ -177,7 +178,11 @@ class ImdsMock:
         self.requests += 1
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
-            body = self.token_response(dict(request.query_params), headers)
+            try:  # the query is echoed (resource) and handed to Entra: refuse what is not UTF-8
+                params = dict(query_pairs(request))
+            except Rejected as exc:
+                raise ImdsRefusal(400, {"error": "invalid_request", "error_description": exc.reason}) from None
+            body = self.token_response(params, headers)
         except ImdsRefusal as refusal:
             return JSONResponse(refusal.body, status_code=refusal.status, media_type=JSON_UTF8)
         return JSONResponse(body, media_type=JSON_UTF8)

@@ -59,6 +59,7 @@ IMDS and the workload-identity token endpoint.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import hashlib
@@ -83,7 +84,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ..jose import MalformedJWT, numeric_date, parse_compact
 from .base import LabContext
+from .outbound import FETCH_DEADLINE, MAX_DOCUMENT_BYTES, FetchFailed, fetch_json
 
 JSON_UTF8 = "application/json; charset=utf-8"
 MI_TOKEN_LIFETIME = 86399  # seconds between iat and exp for a managed-identity token
@@ -331,6 +334,19 @@ def tenant_not_found(segment: str, *, now: float) -> EntraError:
     )
 
 
+def _correlation_id(header: str | None) -> str | None:
+    """The caller's ``client-request-id`` when it is a GUID, as MSAL sends it; anything else is not
+    echoed into error texts (a new ID is made, as when none was sent) [inferred]."""
+    if header is None:
+        return None
+    value = header.strip()
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return None
+    return value
+
+
 def _aadsts_time(value: float) -> str:
     """Entra's instant format inside AADSTS700024 texts: ISO 8601 with seven fractional digits."""
     moment = dt.datetime.fromtimestamp(value, dt.UTC)
@@ -387,11 +403,15 @@ class ExternalIssuerKeys:
         *,
         cache_seconds: float = ISSUER_KEYS_CACHE_SECONDS,
         refetch_seconds: float = ISSUER_KEYS_REFETCH_SECONDS,
+        fetch_deadline: float = FETCH_DEADLINE,
+        max_document_bytes: int = MAX_DOCUMENT_BYTES,
     ) -> None:
         self._outbound = outbound
         self._clock = clock
         self.cache_seconds = cache_seconds
         self.refetch_seconds = refetch_seconds
+        self.fetch_deadline = fetch_deadline  # discovery and JWKS together, connect to last byte
+        self.max_document_bytes = max_document_bytes
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
         self._forced: dict[str, float] = {}
@@ -426,12 +446,19 @@ class ExternalIssuerKeys:
     async def _fetch(self, issuer: str) -> list[dict[str, Any]]:
         if urlsplit(issuer).scheme != "https":
             raise IssuerMetadataError(f"issuer {issuer!r} is not an https URL")
-        async with self._outbound() as client:
-            doc = await _get_json(client, issuer.rstrip("/") + "/.well-known/openid-configuration", "discovery")
-            jwks_uri = doc.get("jwks_uri") if isinstance(doc, dict) else None
-            if not isinstance(jwks_uri, str) or urlsplit(jwks_uri).scheme != "https":
-                raise IssuerMetadataError("the discovery document names no https jwks_uri")
-            body = await _get_json(client, jwks_uri, "JWKS")
+        limits = {"deadline": self.fetch_deadline, "max_bytes": self.max_document_bytes}
+        try:
+            async with asyncio.timeout(self.fetch_deadline), self._outbound() as client:
+                doc = await fetch_json(client, issuer.rstrip("/") + "/.well-known/openid-configuration",
+                                       "discovery document", **limits)
+                jwks_uri = doc.get("jwks_uri") if isinstance(doc, dict) else None
+                if not isinstance(jwks_uri, str) or urlsplit(jwks_uri).scheme != "https":
+                    raise IssuerMetadataError("the discovery document names no https jwks_uri")
+                body = await fetch_json(client, jwks_uri, "JWKS", **limits)
+        except FetchFailed as exc:
+            raise IssuerMetadataError(exc.detail) from exc
+        except TimeoutError:
+            raise IssuerMetadataError(f"discovery and JWKS did not arrive within {self.fetch_deadline:g} s") from None
         with self._lock:
             self.fetches += 1
         keys = body.get("keys") if isinstance(body, dict) else None
@@ -442,19 +469,6 @@ class ExternalIssuerKeys:
 
 def _find_key(keys: list[dict[str, Any]], kid: str) -> dict[str, Any] | None:
     return next((key for key in keys if key.get("kid") == kid), None)
-
-
-async def _get_json(client: httpx.AsyncClient, url: str, what: str) -> Any:
-    try:
-        response = await client.get(url, headers={"accept": "application/json"})
-    except httpx.HTTPError as exc:
-        raise IssuerMetadataError(f"fetching the {what} at {url} failed: {type(exc).__name__}") from exc
-    if response.status_code != 200:
-        raise IssuerMetadataError(f"the {what} at {url} answered HTTP {response.status_code}")
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise IssuerMetadataError(f"the {what} at {url} is not JSON") from exc
 
 
 # --- signing keys ----------------------------------------------------------------------------
@@ -979,22 +993,21 @@ class EntraMock:
 
     def _parse_assertion(self, call: _Call, assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
         try:
-            header = jwt.get_unverified_header(assertion)
-            claims = jwt.decode(assertion, options={"verify_signature": False})
-        except jwt.PyJWTError as exc:
+            parsed = parse_compact(assertion)
+        except MalformedJWT as exc:
             raise call.malformed() from exc
+        header, claims = parsed.header, parsed.claims
         if header.get("alg") not in ASSERTION_ALGORITHMS:
             raise call.malformed()
         if not isinstance(claims.get("iss"), str) or not isinstance(claims.get("sub"), str):
             raise call.malformed()
+        # A time claim that is present must be a date; a missing iat or exp is AADSTS70023's case.
+        if any(name in claims and numeric_date(claims[name]) is None for name in ("iat", "exp", "nbf")):
+            raise call.malformed()
         return header, claims
 
     def _check_assertion_times(self, call: _Call, claims: Mapping[str, Any]) -> None:
-        def number(name: str) -> float | None:
-            value = claims.get(name)
-            return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-        iat, exp, nbf = number("iat"), number("exp"), number("nbf")
+        iat, exp, nbf = (numeric_date(claims.get(name)) for name in ("iat", "exp", "nbf"))
         if iat is None or exp is None or exp - iat > ASSERTION_MAX_LIFETIME:
             raise call.fail(400, "invalid_request", 70023,
                             "External OIDC Provider token must have a lifetime of less than or equal to "

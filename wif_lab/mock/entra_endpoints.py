@@ -50,7 +50,6 @@ import html
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -60,10 +59,12 @@ from .entra import (
     ERROR_DESCRIPTION_TAIL,
     JSON_UTF8,
     EntraError,
+    _correlation_id,
     aadsts_error,
     application_not_found,
     method_not_accepted,
 )
+from .inbound import Rejected, form_pairs
 
 if TYPE_CHECKING:
     from .entra import EntraMock
@@ -80,12 +81,19 @@ KDC_PROXY_TYPE = "application/kerberos"
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """An ``application/x-www-form-urlencoded`` body (first value wins); any other body counts as empty."""
+async def read_form(request: Request, now: float) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body (first value wins); any other body counts as empty.
+
+    Read strictly (size cap, UTF-8, no lone surrogates): a body that is not a form is AADSTS90100.
+    """
     form: dict[str, str] = {}
     if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        raw = (await request.body()).decode("utf-8", "replace")
-        for key, value in parse_qsl(raw, keep_blank_values=True):
+        try:
+            pairs = await form_pairs(request)
+        except Rejected as exc:
+            raise aadsts_error(400, "invalid_request", 90100, f"Request body is not valid: {exc.reason}.",
+                               now=now, correlation_id=_correlation(request)) from None
+        for key, value in pairs:
             form.setdefault(key, value)
     return form
 
@@ -99,7 +107,7 @@ def cors_preflight(methods: str) -> Response:
 
 
 def _correlation(request: Request) -> str | None:
-    return request.headers.get("client-request-id")
+    return _correlation_id(request.headers.get("client-request-id"))
 
 
 class EntraEndpoints:
@@ -150,8 +158,8 @@ class EntraEndpoints:
                 return refused
             try:
                 minted, body = await self.mock.redeem_federated_assertion(
-                    request.path_params["tenant"], await read_form(request), correlation_id=_correlation(request),
-                    version=version)
+                    request.path_params["tenant"], await read_form(request, self.mock.ctx.clock()),
+                    correlation_id=_correlation(request), version=version)
             except EntraError as err:
                 return self._json_error(err)
             headers = {**NO_STORE, "x-ms-request-id": minted.claims["uti"]}
@@ -170,7 +178,10 @@ class EntraEndpoints:
             err = self.mock.tenant_refusal(request.path_params["tenant"])
             if err is not None:
                 return self._json_error(err)
-            form = await read_form(request)
+            try:
+                form = await read_form(request, now)
+            except EntraError as bad:
+                return self._json_error(bad)
             client_id = form.get("client_id", "").strip()
             if not client_id:
                 return self._json_error(_missing("client_id", now, correlation))
@@ -198,8 +209,11 @@ class EntraEndpoints:
 
     async def authorize(self, request: Request) -> Response:
         """Sign-in: the lab can only ever show Entra's error page (see the module docstring)."""
-        params = dict(request.query_params) if request.method == "GET" else await read_form(request)
         now, correlation = self.mock.ctx.clock(), _correlation(request)
+        try:
+            params = dict(request.query_params) if request.method == "GET" else await read_form(request, now)
+        except EntraError as bad:
+            return signin_error_page(bad)
         err = self.mock.tenant_refusal(request.path_params["tenant"])
         if err is not None:
             return signin_error_page(err)

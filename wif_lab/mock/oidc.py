@@ -19,9 +19,16 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from .base import LabContext
+from .inbound import Rejected, json_object
 from .keys import public_jwk
 
 DEFAULT_AUDIENCE = "https://api.anthropic.com"
+MINT_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256")  # what its two keys can sign
+MINT_LIFETIME = (-604_800, 604_800)  # a week either way: negative lifetimes make expired tokens on purpose
+
+
+def _bad_request(description: str) -> JSONResponse:
+    return JSONResponse({"error": "invalid_request", "error_description": description}, status_code=400)
 
 
 class OidcIssuer:
@@ -112,20 +119,19 @@ class OidcIssuer:
         return JSONResponse(self.jwks(), headers={"cache-control": "max-age=300"})
 
     async def lab_mint(self, request: Request) -> JSONResponse:
+        usage = "body must be {claims: {...}, lifetime: int, alg: one of " + ", ".join(MINT_ALGORITHMS) + "}"
         try:
-            body = await request.json()
-            if not isinstance(body, dict):
-                raise ValueError
-            claims = body.get("claims") or {}
-            lifetime = int(body.get("lifetime", 300))
-            if not isinstance(claims, dict):
-                raise ValueError
-        except ValueError:
-            return JSONResponse(
-                {"error": "invalid_request", "error_description": "body must be {claims: {...}, lifetime: int}"},
-                status_code=400,
-            )
-        token = self.mint(claims, lifetime=lifetime, alg=str(body.get("alg", "RS256")))
+            body = await json_object(request)
+        except Rejected as exc:
+            return _bad_request(f"{exc.reason}; {usage}")
+        claims = body.get("claims") or {}
+        lifetime = body.get("lifetime", 300)
+        alg = body.get("alg", "RS256")
+        low, high = MINT_LIFETIME
+        if not isinstance(claims, dict) or type(lifetime) is not int or not low <= lifetime <= high \
+                or alg not in MINT_ALGORITHMS:
+            return _bad_request(f"{usage}; lifetime from {low} to {high} seconds")
+        token = self.mint(claims, lifetime=lifetime, alg=alg)
         return JSONResponse({"token": token, "token_id": secrets.token_hex(4)})
 
     def asgi(self) -> Starlette:

@@ -7,12 +7,12 @@ Every response carries a ``request-id`` header, which is where the SDK reads it 
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from ..inbound import Rejected, json_object
 from .store import Grant
 
 if TYPE_CHECKING:
@@ -79,14 +79,9 @@ def bearer_grant(request: Request) -> tuple[Grant | None, JSONResponse | None]:
 
 
 async def json_body(request: Request) -> tuple[dict[str, Any] | None, str | None]:
-    """Parse a JSON object body; an empty body counts as ``{}`` (archive calls send none)."""
-    raw = await request.body()
-    if not raw.strip():
-        return {}, None
+    """Parse a JSON object body strictly (:mod:`wif_lab.mock.inbound`); an empty body counts as ``{}``
+    (archive calls send none). On refusal, the sentence for the 400 that says what is wrong."""
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None, "request body is not valid JSON"
-    if not isinstance(data, dict):
-        return None, "request body must be a JSON object"
-    return data, None
+        return await json_object(request, empty_ok=True), None
+    except Rejected as exc:
+        return None, exc.reason

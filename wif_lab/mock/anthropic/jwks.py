@@ -5,7 +5,8 @@ Follows the wif-reference "JWKS modes": ``discovery`` GETs
 ``explicit_url`` fetches ``jwks.url``; ``inline`` uses the stored keys and never dials out.
 Fetched key sets are cached for a minute (a key used right after publication can fail until then,
 as the docs warn); an unknown ``kid`` triggers one early re-fetch, at most once per
-``refetch_interval`` per issuer.
+``refetch_interval`` per issuer. Every fetch has a total deadline and a size cap
+(:mod:`wif_lab.mock.outbound`), so a slow or huge upstream costs one refused exchange, not a hang.
 """
 
 from __future__ import annotations
@@ -17,13 +18,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from ..base import LabContext
+from ..outbound import FETCH_DEADLINE, MAX_DOCUMENT_BYTES, FetchFailed, fetch_json
 
 CACHE_SECONDS = 60.0
 REFETCH_INTERVAL = 10.0
-MAX_DOCUMENT_BYTES = 512 * 1024
 
 
 class JwksUnavailable(Exception):
@@ -47,6 +46,8 @@ class JwksResolver:
     ctx: LabContext
     cache_seconds: float = CACHE_SECONDS
     refetch_interval: float = REFETCH_INTERVAL
+    fetch_deadline: float = FETCH_DEADLINE  # for discovery and JWKS together
+    max_document_bytes: int = MAX_DOCUMENT_BYTES
     _cache: dict[str, _Entry] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     fetch_count: int = 0
@@ -84,16 +85,24 @@ class JwksResolver:
 
     async def _fetch(self, issuer: dict[str, Any]) -> list[dict[str, Any]]:
         jwks = issuer.get("jwks") or {"type": "discovery"}
-        async with self.ctx.outbound_client(extra_ca_pem=jwks.get("ca_cert_pem")) as client:
-            if jwks.get("type") == "explicit_url":
-                url = jwks.get("url") or ""
-            else:
-                base = (jwks.get("discovery_base") or issuer.get("issuer_url") or "").rstrip("/")
-                doc = await _get_json(client, f"{base}/.well-known/openid-configuration", "discovery document")
-                url = doc.get("jwks_uri") if isinstance(doc, dict) else None
-                if not isinstance(url, str) or not url.startswith("https://"):
-                    raise JwksUnavailable("discovery document has no https jwks_uri")
-            body = await _get_json(client, url, "JWKS")
+        limits = {"deadline": self.fetch_deadline, "max_bytes": self.max_document_bytes}
+        try:
+            async with asyncio.timeout(self.fetch_deadline), \
+                    self.ctx.outbound_client(extra_ca_pem=jwks.get("ca_cert_pem")) as client:
+                if jwks.get("type") == "explicit_url":
+                    url = jwks.get("url") or ""
+                else:
+                    base = (jwks.get("discovery_base") or issuer.get("issuer_url") or "").rstrip("/")
+                    doc = await fetch_json(client, f"{base}/.well-known/openid-configuration",
+                                           "discovery document", **limits)
+                    url = doc.get("jwks_uri") if isinstance(doc, dict) else None
+                    if not isinstance(url, str) or not url.startswith("https://"):
+                        raise JwksUnavailable("discovery document has no https jwks_uri")
+                body = await fetch_json(client, url, "JWKS", **limits)
+        except FetchFailed as exc:
+            raise JwksUnavailable(exc.detail) from exc
+        except TimeoutError:
+            raise JwksUnavailable(f"discovery and JWKS did not arrive within {self.fetch_deadline:g} s") from None
         self.fetch_count += 1
         keys = body.get("keys") if isinstance(body, dict) else None
         if not isinstance(keys, list):
@@ -106,18 +115,3 @@ def _find(keys: list[dict[str, Any]], kid: str) -> dict[str, Any] | None:
         if key.get("kid") == kid:
             return key
     return None
-
-
-async def _get_json(client: httpx.AsyncClient, url: str, what: str) -> Any:
-    try:
-        response = await client.get(url, headers={"accept": "application/json"})
-    except httpx.HTTPError as exc:
-        raise JwksUnavailable(f"fetching the {what} at {url} failed: {type(exc).__name__}: {exc}") from exc
-    if response.status_code != 200:
-        raise JwksUnavailable(f"the {what} at {url} answered HTTP {response.status_code}")
-    if len(response.content) > MAX_DOCUMENT_BYTES:
-        raise JwksUnavailable(f"the {what} at {url} is larger than {MAX_DOCUMENT_BYTES} bytes")
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise JwksUnavailable(f"the {what} at {url} is not JSON") from exc

@@ -22,10 +22,10 @@ def list_events(call: Call) -> dict[str, Any]:
     store = call.request.app.state.store
     rule_id = call.query("federation_rule_id")
     rid = call.query("request_id")
-    try:
-        limit = max(1, min(1000, int(call.query("limit") or "100")))
-    except ValueError:
-        raise bad_request("limit: must be an integer") from None
+    raw = call.query("limit") or "100"
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19):  # int() would take " 5" and "1_0" too
+        raise bad_request("limit: must be an integer")
+    limit = max(1, min(1000, int(raw)))
     with store.lock:
         events = [e for e in store.events
                   if (rule_id is None or e.federation_rule_id == rule_id) and (rid is None or e.request_id == rid)]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 import threading
 import warnings
 from collections.abc import Callable, Mapping
@@ -24,9 +23,9 @@ from urllib.parse import unquote_plus
 
 import jwt
 from jwt.exceptions import InvalidSignatureError, PyJWTError
-from jwt.utils import base64url_decode
 from jwt.warnings import InsecureKeyLengthWarning
 
+from ...jose import MalformedJWT, numeric_date, parse_compact
 from . import errors as E
 from .console import ASSERTION_ALGS, HMAC_ASSERTION_ALGS, MIN_HMAC_SECRET, SECRET_METHODS, ServiceApp
 
@@ -105,9 +104,9 @@ def _basic(header: str) -> tuple[str, str]:
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic" or not value.strip():
         raise E.bad_basic_header()
-    try:
+    try:  # ValueError also covers a value with non-ASCII characters, which b64decode refuses
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):
         raise E.bad_basic_header() from None
     client_id, sep, secret = decoded.partition(":")
     if not sep or not client_id:
@@ -137,12 +136,10 @@ def verify_assertion(
 ) -> ServiceApp:
     """Check a ``private_key_jwt`` or ``client_secret_jwt`` assertion the way Okta does; return its app."""
     try:
-        header = jwt.get_unverified_header(assertion)
-        claims = json.loads(base64url_decode(assertion.split(".")[1]))
-        if not isinstance(claims, dict):
-            raise ValueError
-    except (PyJWTError, ValueError, IndexError, UnicodeDecodeError):
+        parsed = parse_compact(assertion)
+    except MalformedJWT:
         raise E.assertion(E.ASSERTION_PARSE) from None
+    header, claims = parsed.header, parsed.claims
     alg = header.get("alg")
     if alg not in (*ASSERTION_ALGS, *HMAC_ASSERTION_ALGS):  # "none" is never accepted
         raise E.assertion(E.ASSERTION_ALG)
@@ -165,15 +162,15 @@ def verify_assertion(
     aud = claims.get("aud")
     if not (aud == token_endpoint or (isinstance(aud, list) and token_endpoint in aud)):
         raise E.assertion(E.ASSERTION_AUD)
-    exp = claims.get("exp")
-    if not isinstance(exp, int | float) or isinstance(exp, bool):
+    exp = numeric_date(claims.get("exp"))
+    if exp is None:  # missing, not a number, or not a date (NaN and 1e309 never get this far)
         raise E.assertion(E.ASSERTION_EXP_MISSING)
     if exp <= now:
         raise E.assertion(E.ASSERTION_EXPIRED)
     if exp > now + MAX_ASSERTION_LIFETIME:
         raise E.assertion(E.ASSERTION_EXP_TOO_FAR)
     iat = claims.get("iat")
-    if iat is not None and (not isinstance(iat, int | float) or iat > now + IAT_SKEW):
+    if iat is not None and ((date := numeric_date(iat)) is None or date > now + IAT_SKEW):
         raise E.assertion(E.ASSERTION_IAT_FUTURE)
     jti = claims.get("jti")
     if jti is not None and not ledger.use(app.client_id, str(jti), float(exp)):

@@ -9,7 +9,6 @@ carries ``cnf.jkt``, the proof key's RFC 7638 thumbprint.
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 from collections.abc import Callable, Sequence
@@ -17,8 +16,8 @@ from typing import Any
 
 import jwt
 from jwt.exceptions import InvalidSignatureError, PyJWTError
-from jwt.utils import base64url_decode
 
+from ...jose import MalformedJWT, numeric_date, parse_compact
 from ...tokens import jwk_thumbprint
 from . import errors as E
 from .console import ASSERTION_ALGS
@@ -58,12 +57,10 @@ class DpopVerifier:
             raise E.dpop(E.DPOP_MULTIPLE)
         proof = proofs[0]
         try:
-            header = jwt.get_unverified_header(proof)
-            claims = json.loads(base64url_decode(proof.split(".")[1]))
-            if not isinstance(claims, dict):
-                raise ValueError
-        except (PyJWTError, ValueError, IndexError, UnicodeDecodeError):
+            parsed = parse_compact(proof)
+        except MalformedJWT:
             raise E.dpop(E.DPOP_PARSE) from None
+        header, claims = parsed.header, parsed.claims
         if header.get("typ") != "dpop+jwt":
             raise E.dpop(E.DPOP_TYP)
         alg = header.get("alg")
@@ -78,15 +75,15 @@ class DpopVerifier:
             jkt = jwk_thumbprint(jwk)
         except InvalidSignatureError:
             raise E.dpop(E.DPOP_SIGNATURE) from None
-        except (PyJWTError, KeyError, ValueError):
+        except (PyJWTError, KeyError, ValueError, TypeError):
             raise E.dpop(E.DPOP_INVALID) from None
         if claims.get("htm") != htm:
             raise E.dpop(E.DPOP_HTM)
         if claims.get("htu") != htu:
             raise E.dpop(E.DPOP_HTU)
-        iat = claims.get("iat")
+        iat = numeric_date(claims.get("iat"))
         now = self._clock()
-        if not isinstance(iat, int | float) or isinstance(iat, bool):
+        if iat is None:
             raise E.dpop(E.DPOP_IAT)
         if iat > now + 60:
             raise E.dpop(E.DPOP_FUTURE)

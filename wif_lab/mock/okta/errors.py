@@ -74,6 +74,11 @@ def credentials_in_query() -> OAuthError:
     return _e(400, "invalid_request", "Client credentials cannot be supplied via query parameters.")
 
 
+def malformed_request() -> OAuthError:
+    """[inferred] A body that cannot be read as a UTF-8 form (or is far too large); Okta's text is not documented."""
+    return _e(400, "invalid_request", "The request could not be parsed.")
+
+
 def duplicate_parameters() -> OAuthError:
     return _e(400, "invalid_request", "The request contained multiple parameters with the same name.")
 

@@ -15,12 +15,12 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
 import jwt
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..inbound import Rejected, form_pairs
 from . import errors as E
 from .client_auth import Authenticated, authenticate
 from .console import KNOWN_GRANT_TYPES, OIDC_SCOPES, AuthorizationServer, ServiceApp
@@ -42,10 +42,13 @@ class Grant:
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    """The form body as a dict; Okta refuses a parameter given twice."""
+    """The form body as a dict; Okta refuses a parameter given twice, and a body that is not UTF-8."""
     if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
         return {}
-    pairs = parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+    try:
+        pairs = await form_pairs(request)
+    except Rejected:
+        raise E.malformed_request() from None
     form: dict[str, str] = {}
     for name, value in pairs:
         if name in form:

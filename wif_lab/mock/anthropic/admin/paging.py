@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,10 @@ if TYPE_CHECKING:
 # --- paging ------------------------------------------------------------------------------------
 
 
+from ....strict_json import loads
 from .validation import DEFAULT_LIMIT, PAGE_LIMIT, bad_request, integer_field
+
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
 
 
 def make_cursor(kind: str, position: int | str) -> str:
@@ -31,7 +35,7 @@ def make_cursor(kind: str, position: int | str) -> str:
 def cursor_value(kind: str, token: str) -> Any:
     """Decode a cursor of this list's kind; anything else is a 400 (never a 5xx)."""
     try:
-        found_kind, value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        found_kind, value = loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (ValueError, TypeError) as exc:
         raise bad_request("page: not a pagination cursor from this list") from exc
     if found_kind != kind:
@@ -59,10 +63,10 @@ def query_limit(request: Request, bounds: tuple[int, int]) -> int:
     raw = request.query_params.get("limit")
     if raw is None:
         return DEFAULT_LIMIT
-    try:
-        return integer_field(int(raw), "limit", bounds)
-    except ValueError as exc:
-        raise bad_request(f"limit: must be an integer from {bounds[0]} to {bounds[1]}") from exc
+    # ASCII digits only: int() would also take " 5", "1_0" and other scripts' digits ("١٢").
+    if not _INTEGER.fullmatch(raw):
+        raise bad_request(f"limit: must be an integer from {bounds[0]} to {bounds[1]}")
+    return integer_field(int(raw), "limit", bounds)
 
 
 def list_query(request: Request) -> ListQuery:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -10,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ....rules import check_condition
 from ..http import api_error, bearer_grant, json_body, ok
 from .operations import FederationAdmin
 from .paging import list_query, query_limit
@@ -63,6 +65,7 @@ def admin_endpoint(*, body: bool = False) -> Callable[[Callable[[Call], dict[str
                 if parsed is None:
                     return api_error(request, 400, "invalid_request_error", problem or "invalid request body")
                 data = parsed
+                await _check_condition_off_loop(data)
             # A token minted without a federation rule is the lab admin's: it stands for a person.
             caller = Caller(grant.service_account_id, interactive=grant.rule_id is None)
             call = Call(request, FederationAdmin(request.app.state.store), caller, data)
@@ -76,6 +79,15 @@ def admin_endpoint(*, body: bool = False) -> Callable[[Callable[[Call], dict[str
         return endpoint
 
     return wrap
+
+
+async def _check_condition_off_loop(body: dict[str, Any]) -> None:
+    """Check a rule's CEL condition in a thread first: the engine runs in a worker process and may take
+    up to its deadline, which must not stall this server's event loop. The operation then finds the
+    verdict cached (:func:`wif_lab.rules.check_condition`)."""
+    match = body.get("match")
+    if isinstance(match, dict) and isinstance(match.get("condition"), str):
+        await asyncio.to_thread(check_condition, match["condition"])
 
 
 @admin_endpoint()

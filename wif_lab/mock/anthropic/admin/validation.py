@@ -197,7 +197,7 @@ def _jwk(key: Any, field: str) -> dict[str, Any]:
     if private:
         raise bad_request(f"{field}: contains private key material ({', '.join(private)}); publish only the public key")
     alg = key.get("alg")
-    if alg is not None and alg not in JWK_ALGORITHMS:
+    if alg is not None and (not isinstance(alg, str) or alg not in JWK_ALGORITHMS):
         raise bad_request(f"{field}.alg: must be one of {', '.join(sorted(JWK_ALGORITHMS))}")
     try:
         jwt.PyJWK(key)
