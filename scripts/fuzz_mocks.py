@@ -245,7 +245,7 @@ class Targets:
 
         def exchange_body(assertion: str, rule_id: str | None = None) -> dict[str, Any]:
             return {"grant_type": JWT_BEARER, "assertion": assertion, "federation_rule_id": rule_id or self.rule_id,
-                    "organization_id": self.org_id}
+                    "organization_id": self.org_id, "service_account_id": self.sa_id}
 
         def claims(**extra: Any) -> dict[str, Any]:
             now = int(time.time())

@@ -120,23 +120,16 @@ def bad_form(draw: st.DrawFn, fields: dict[str, str]) -> bytes:
 
 
 def assert_exchange_denied(r: httpx.Response) -> None:
-    """The exchange's normal denial: 400 invalid_grant today, 401 authentication_error once the lead's
-    contract lands; either way one opaque answer and no 5xx."""
+    """The exchange's one opaque denial (current contract): 401 authentication_error, "Authentication failed"."""
     body = r.json()
-    if r.status_code == 401:
-        assert body["type"] == "error" and body["error"] == {"type": "authentication_error",
-                                                              "message": "Authentication failed"}, body
-    else:
-        assert r.status_code == 400 and body["error"] == "invalid_grant", (r.status_code, body)
+    assert r.status_code == 401, (r.status_code, body)
+    assert body["type"] == "error" and body["error"] == {"type": "authentication_error",
+                                                          "message": "Authentication failed"}, body
 
 
 def assert_exchange_malformed(r: httpx.Response, words: str) -> None:
-    """A malformed request: 400 invalid_request (RFC 6749 shape today, the API shape once the lead's
-    contract lands), with a message naming the problem."""
+    """A malformed request: 400 invalid_request_error in the API error shape, the message naming the problem."""
     assert r.status_code == 400, r.text
     body = r.json()
-    if isinstance(body.get("error"), dict):
-        kind, message = body["error"]["type"], body["error"]["message"]
-    else:
-        kind, message = body["error"], body["error_description"]
-    assert kind in ("invalid_request", "invalid_request_error") and words in message, body
+    assert body["type"] == "error" and body["error"]["type"] == "invalid_request_error", body
+    assert words in body["error"]["message"], body

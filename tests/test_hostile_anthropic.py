@@ -1,8 +1,7 @@
 """Hostile input against the mock Anthropic, in-process: the exchange, the Admin API, Messages.
 
-Every hostile value gets the service's own refusal — never a 5xx, never stored. The exchange's
-denial shape belongs to the lead's contract (moving from 400 ``invalid_grant`` to 401
-``authentication_error``), so those tests accept either shape and pin the recorded reason instead.
+Every hostile value gets the service's own refusal — never a 5xx, never stored. Exchange denials are
+the one opaque 401, so the tests also pin the reason recorded in the authentication history.
 """
 
 from __future__ import annotations
@@ -85,7 +84,7 @@ class Lab:
 
     def exchange_body(self, assertion: str, rule_id: str | None = None) -> dict[str, Any]:
         return {"grant_type": GRANT_TYPE, "assertion": assertion, "federation_rule_id": rule_id or self.rule_id,
-                "organization_id": self.mock.store.organization_id}
+                "organization_id": self.mock.store.organization_id, "service_account_id": self.sa_id}
 
     def exchange(self, assertion: str, rule_id: str | None = None) -> httpx.Response:
         return self.http.post("/v1/oauth/token", json=self.exchange_body(assertion, rule_id))
