@@ -169,17 +169,21 @@ PROBE = r"""
 """
 
 
-def page_problems(probe: dict[str, Any], facts: NotebookFacts, *, tags_from_page: bool) -> list[str]:
-    """Everything wrong with one rendered notebook, as sentences (empty when it is all right)."""
+def page_problems(probe: dict[str, Any], facts: NotebookFacts, *, static: bool) -> list[str]:
+    """Everything wrong with one rendered notebook, as sentences (empty when it is all right).
+
+    ``static``: a built page. Its cells carry their tags as classes, so errors are read off the page, and
+    it may leave cells out (banner cells), so only the expected counts come from the source notebook.
+    Otherwise JupyterLab: errors and banner cells are read from the notebook as it saved it.
+    """
     found: list[str] = []
-    if probe["banner"] or facts.banner_cells:
-        found.append(
-            f"papermill's failure banner ({PAPERMILL_BANNER!r}) is on the page"
-            + (f"; the notebook has {facts.banner_cells} cell(s) tagged {PAPERMILL_BANNER_TAG}" if facts.banner_cells
-               else "")
-        )
-    found.extend(f"error output in {e}" for e in facts.errors)
-    if tags_from_page:
+    if probe["banner"]:
+        found.append(f"papermill's failure banner ({PAPERMILL_BANNER!r}) is on the page")
+    if facts.banner_cells and not static:
+        found.append(f"the notebook has {facts.banner_cells} papermill banner cell(s) (tagged {PAPERMILL_BANNER_TAG})")
+    if not static:
+        found.extend(f"error output in {e}" for e in facts.errors)
+    if static:
         for out in probe["stderr"]:
             if not error_allowed(out["tags"]):
                 found.append(f"error/stderr output in code cell {out['cell']} (tags {out['tags']}): {out['text']}")
@@ -404,6 +408,8 @@ class LabRun:
     saved: dict[str, Any]  # the notebook as JupyterLab saved it after the run
     probe: dict[str, Any]
     screenshot: Path
+    seconds_screenshot: float
+    seconds_total: float  # open to closed
 
 
 def run_in_lab(page: Any, server: LabServer, name: str, *, run_timeout: float = 240) -> LabRun:
@@ -432,10 +438,12 @@ def run_in_lab(page: Any, server: LabServer, name: str, *, run_timeout: float = 
         )
     probe = page.evaluate(PROBE, page.query_selector(_PANEL))
     shot = SHOTS / f"lab-{Path(name).stem}.png"
+    t2 = time.perf_counter()
     screenshot_whole(page, f"{_PANEL} .jp-WindowedPanel-outer", shot)
+    shot_seconds = time.perf_counter() - t2
 
     _close(page)
-    return LabRun(name, opened, ran, saved, probe, shot)
+    return LabRun(name, opened, ran, saved, probe, shot, shot_seconds, time.perf_counter() - t0)
 
 
 def _save(page: Any, path: Path) -> dict[str, Any]:

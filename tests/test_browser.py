@@ -85,9 +85,11 @@ def lab(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
 def test_notebook_runs_cleanly_in_jupyterlab(lab: tuple[LabServer, Any], path: Path) -> None:
     server, page = lab
     run = run_in_lab(page, server, path.name)
-    record(f"lab_{path.stem}", {"open_and_kernel_s": round(run.seconds_open, 2),
-                                "run_all_s": round(run.seconds_run, 2)})
-    problems = page_problems(run.probe, notebook_facts(run.saved, path.name), tags_from_page=False)
+    record(f"lab_{path.stem}", {
+        "open_and_kernel_s": round(run.seconds_open, 2), "run_all_s": round(run.seconds_run, 2),
+        "screenshot_s": round(run.seconds_screenshot, 2), "total_s": round(run.seconds_total, 2),
+    })
+    problems = page_problems(run.probe, notebook_facts(run.saved, path.name), static=False)
     skipped = unexecuted_cells(run.saved)
     if skipped:
         problems.append(f"code cells {skipped} have no execution count after Run All Cells (the run stopped early?)")
@@ -119,7 +121,7 @@ def test_jupyterlab_checks_see_diagrams_widgets_and_errors(lab: tuple[LabServer,
     server, page = lab
     run = run_in_lab(page, server, CANARY)
     assert (run.probe["mermaidDrawn"], run.probe["widgetsDrawn"]) == (1, 1), run.probe
-    found = "\n".join(page_problems(run.probe, notebook_facts(run.saved, CANARY), tags_from_page=False))
+    found = "\n".join(page_problems(run.probe, notebook_facts(run.saved, CANARY), static=False))
     assert "a mermaid diagram failed to render" in found, found
     assert "1 mermaid diagram(s) drawn as SVG, the notebook has 2" in found, found
     assert "code cell 2: RuntimeError: an unexpected failure" in found, found
@@ -158,7 +160,7 @@ def test_static_site_shows_every_notebook_cleanly(browser: Any) -> None:
                 shot = SHOTS / f"site-{path.stem}.png"
                 screenshot_whole(page, None, shot)
                 problems.extend(f"{path.name} on the site ({shot.name}): {p}"
-                                for p in page_problems(probe, facts, tags_from_page=True))
+                                for p in page_problems(probe, facts, static=True))
     finally:
         context.close()
     assert not problems, "The built site:\n- " + "\n- ".join(problems)
@@ -168,10 +170,12 @@ def _wait_for_rendering(page: Any, widgets: int, diagrams: int) -> None:
     """Give the page's widget manager and mermaid time to draw what the notebook holds; the probe judges."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    # On a timeout, what did not draw is reported by page_problems, with the counts.
+    # Done when every widget is drawn or has visibly failed (a text repr means no saved state: it never
+    # draws), and every diagram too. On a timeout, page_problems reports what did not draw, with counts.
     with contextlib.suppress(PlaywrightTimeout):
         page.wait_for_function(
-            f"() => {{ const p = ({PROBE})(null); return p.widgetsDrawn >= {widgets} && "
+            f"() => {{ const p = ({PROBE})(null); "
+            f"return p.widgetsDrawn + p.widgetErrors.length + p.widgetReprs.length >= {widgets} && "
             f"p.mermaidDrawn + p.mermaidFailed.length >= {diagrams}; }}",
             timeout=20_000, polling=250,
         )
@@ -214,9 +218,9 @@ def test_probe_tells_a_clean_page_from_a_broken_one(browser: Any) -> None:
     page = browser.new_page()
     try:
         page.set_content(GOOD_PAGE)
-        assert page_problems(page.evaluate(PROBE, None), facts, tags_from_page=True) == []
+        assert page_problems(page.evaluate(PROBE, None), facts, static=True) == []
         page.set_content(BAD_PAGE)
-        found = "\n".join(page_problems(page.evaluate(PROBE, None), facts, tags_from_page=True))
+        found = "\n".join(page_problems(page.evaluate(PROBE, None), facts, static=True))
     finally:
         page.close()
     for expected in ("failure banner", "code cell 0", "model not found", "text repr", "0 widget(s) drawn",
