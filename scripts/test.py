@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""README command 2: set up, then run the whole test suite (unit tests and nbval on the notebooks)."""
+"""README command 2: set up, then run the whole test suite (unit tests, nbval on the notebooks, browser tests)."""
 
 import sys
 

@@ -11,6 +11,7 @@ Playwright drives the system Chromium (``executable_path``); its own browser dow
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -413,37 +414,66 @@ class LabRun:
 
 
 def run_in_lab(page: Any, server: LabServer, name: str, *, run_timeout: float = 240) -> LabRun:
-    """Open ``name`` from the file browser, clear it, Run All Cells, wait, save, probe, screenshot, close."""
-    t0 = time.perf_counter()
-    page.locator(".jp-DirListing-item", has=page.locator(".jp-DirListing-itemText", has_text=name)).dblclick()
-    page.wait_for_selector(f'{_PANEL} .jp-Notebook', timeout=60_000)
-    page.wait_for_function(KERNEL_READY, timeout=90_000, polling=250)
-    opened = time.perf_counter() - t0
+    """Open ``name`` from the file browser, clear it, Run All Cells, wait, save, probe, screenshot, close.
 
-    # Cleared first, so every count and output checked below comes from this run, not the committed file.
-    menu(page, "Edit", "Clear Outputs of All Cells")
-    page.wait_for_function(f"() => ({PROMPTS})().every((p) => p === '[ ]:')", timeout=10_000, polling=100)
-    t1 = time.perf_counter()
-    menu(page, "Run", "Run All Cells")
-    page.wait_for_function(RUN_FINISHED, timeout=run_timeout * 1000, polling=250)
-    ran = time.perf_counter() - t1
-    page.wait_for_function(WIDGETS_SETTLED, timeout=30_000, polling=250)
-
-    saved = _save(page, server.notebooks / name)
-    facts = notebook_facts(saved, name)
-    if facts.mermaid_fences:
-        page.wait_for_function(
-            f"() => document.querySelectorAll('{_PANEL} .jp-RenderedMermaid').length >= {facts.mermaid_fences}",
-            timeout=30_000, polling=250,
-        )
-    probe = page.evaluate(PROBE, page.query_selector(_PANEL))
+    A wait that runs out becomes an AssertionError saying what was awaited, with the cells' prompts and
+    the end of JupyterLab's log; the tab is closed either way, so the next notebook starts clean.
+    """
     shot = SHOTS / f"lab-{Path(name).stem}.png"
-    t2 = time.perf_counter()
-    screenshot_whole(page, f"{_PANEL} .jp-WindowedPanel-outer", shot)
-    shot_seconds = time.perf_counter() - t2
+    t0 = time.perf_counter()
+    try:
+        label = page.locator(".jp-DirListing-itemText", has_text=re.compile(f"^{re.escape(name)}$"))
+        page.locator(".jp-DirListing-item", has=label).dblclick()
+        _wait(page, server, f"() => !!document.querySelector('{_PANEL} .jp-Notebook')", 60, f"{name} to open")
+        _wait(page, server, KERNEL_READY, 90, f"{name}'s kernel to start and report Idle")
+        opened = time.perf_counter() - t0
 
+        # Cleared first, so every count and output checked below comes from this run, not the committed file.
+        menu(page, "Edit", "Clear Outputs of All Cells")
+        _wait(page, server, f"() => ({PROMPTS})().every((p) => p === '[ ]:')", 10, "the outputs to clear")
+        t1 = time.perf_counter()
+        menu(page, "Run", "Run All Cells")
+        _wait(page, server, RUN_FINISHED, run_timeout, "Run All Cells to finish")
+        ran = time.perf_counter() - t1
+
+        saved = _save(page, server.notebooks / name)
+        facts = notebook_facts(saved, name)
+        # Widgets and diagrams draw after their output arrives; a stuck one is reported by page_problems.
+        _settle(page, WIDGETS_SETTLED)
+        _settle(page, f"() => document.querySelectorAll('{_PANEL} .jp-RenderedMermaid').length"
+                      f" >= {facts.mermaid_fences}")
+        probe = page.evaluate(PROBE, page.query_selector(_PANEL))
+        t2 = time.perf_counter()
+        screenshot_whole(page, f"{_PANEL} .jp-WindowedPanel-outer", shot)
+        shot_seconds = time.perf_counter() - t2
+    except BaseException:
+        with contextlib.suppress(Exception):
+            screenshot_whole(page, f"{_PANEL} .jp-WindowedPanel-outer", shot)
+        with contextlib.suppress(Exception):
+            _close(page)
+        raise
     _close(page)
     return LabRun(name, opened, ran, saved, probe, shot, shot_seconds, time.perf_counter() - t0)
+
+
+def _wait(page: Any, server: LabServer, condition: str, seconds: float, what: str) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(condition, timeout=seconds * 1000, polling=250)
+    except PlaywrightTimeout:
+        prompts = page.evaluate(PROMPTS) if page.query_selector(_PANEL) else "(no notebook open)"
+        raise AssertionError(
+            f"JupyterLab: waited {seconds:.0f} s for {what}. Cell prompts: {prompts}\n"
+            f"JupyterLab's log ends:\n{_tail(server.log)}"
+        ) from None
+
+
+def _settle(page: Any, condition: str, seconds: float = 30) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function(condition, timeout=seconds * 1000, polling=250)
 
 
 def _save(page: Any, path: Path) -> dict[str, Any]:
@@ -457,9 +487,11 @@ def _save(page: Any, path: Path) -> dict[str, Any]:
 
 
 def _close(page: Any) -> None:
-    """Close the notebook's tab (its kernel shuts down); widget traffic after the save may have left it
-    dirty again, and the copy is throw-away, so a "Save your work" question is answered Discard."""
-    page.locator(".lm-TabBar-tab.jp-mod-current .lm-TabBar-tabCloseIcon").click()
+    """Close the notebook's tab (its kernel shuts down). A notebook that changed again after the save
+    (seen once in testing) asks "Save your work"; the copy is throw-away, so the answer is Discard."""
+    if not page.query_selector(_PANEL):
+        return
+    page.locator(".lm-TabBar-tab.jp-mod-current .lm-TabBar-tabCloseIcon").click(timeout=10_000)
     page.wait_for_function(f"() => !document.querySelector('{_PANEL}') || !!document.querySelector('.jp-Dialog')",
                            timeout=30_000, polling=100)
     dialog = page.locator(".jp-Dialog")
