@@ -57,7 +57,6 @@ class NotebookFacts:
     """Counts read from a notebook file, compared with what the browser rendered."""
 
     name: str
-    runnable_cells: int  # code cells with source (JupyterLab does not execute blank ones)
     mermaid_fences: int
     widget_outputs: int
     banner_cells: int  # markdown cells papermill inserts when a run failed
@@ -88,7 +87,6 @@ def notebook_facts(nb: dict[str, Any], name: str) -> NotebookFacts:
                 errors.append(f"code cell {i}: {out.get('ename')}: {first}")
     return NotebookFacts(
         name=name,
-        runnable_cells=sum(1 for c in code if _source(c).strip()),
         mermaid_fences=sum(len(_MERMAID_FENCE.findall(_source(c))) for c in cells if c.get("cell_type") == "markdown"),
         widget_outputs=sum(1 for c in code for o in c.get("outputs", []) if WIDGET_VIEW in o.get("data", {})),
         banner_cells=sum(1 for c in cells if PAPERMILL_BANNER_TAG in _tags(c)),
@@ -97,6 +95,7 @@ def notebook_facts(nb: dict[str, Any], name: str) -> NotebookFacts:
 
 
 def unexecuted_cells(nb: dict[str, Any]) -> list[int]:
+    """Code cells with source but no execution count (JupyterLab leaves blank cells unexecuted)."""
     code = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
     return [i for i, c in enumerate(code) if _source(c).strip() and c.get("execution_count") is None]
 
@@ -158,13 +157,12 @@ PROBE = r"""
     stderr.push({ cell: i, tags, text: short(outs.map(text).join(" | ")) });
   });
 
-  const prompts = cells.map((c) => text(c.querySelector(".jp-InputPrompt") || c).slice(0, 12));
   return {
     banner: (root.innerText || "").includes("An Exception was encountered")
       || !!root.querySelector("#papermill-error-cell"),
     widgetsDrawn, widgetsLoading, widgetErrors, widgetReprs,
     mermaidDrawn, mermaidFailed, mermaidSources,
-    stderr, codeCells: cells.length, prompts,
+    stderr,
   };
 }
 """
@@ -180,14 +178,15 @@ def page_problems(probe: dict[str, Any], facts: NotebookFacts, *, static: bool) 
     found: list[str] = []
     if probe["banner"]:
         found.append(f"papermill's failure banner ({PAPERMILL_BANNER!r}) is on the page")
-    if facts.banner_cells and not static:
-        found.append(f"the notebook has {facts.banner_cells} papermill banner cell(s) (tagged {PAPERMILL_BANNER_TAG})")
-    if not static:
-        found.extend(f"error output in {e}" for e in facts.errors)
     if static:
         for out in probe["stderr"]:
             if not error_allowed(out["tags"]):
                 found.append(f"error/stderr output in code cell {out['cell']} (tags {out['tags']}): {out['text']}")
+    else:
+        if facts.banner_cells:
+            found.append(f"the notebook has {facts.banner_cells} papermill banner cell(s) "
+                         f"(tagged {PAPERMILL_BANNER_TAG})")
+        found.extend(f"error output in {e}" for e in facts.errors)
     for err in probe["widgetErrors"]:
         found.append(f"a widget failed to render: {err}")
     if probe["widgetsLoading"]:

@@ -38,6 +38,8 @@ from tests._browser import (
     unexecuted_cells,
 )
 
+pytestmark = pytest.mark.browser  # `-m "not browser"` leaves them out of a quick local run; CI runs them
+
 VIEWPORT = {"width": 1280, "height": 900}
 SITE = ROOT / "build" / "site"
 SITE_BUILDER = ROOT / "scripts" / "build_site.py"
