@@ -249,11 +249,11 @@ def chromium() -> Iterator[Any]:
     path = chromium_path()
     with sync_playwright() as pw:
         try:
-            browser = pw.chromium.launch(executable_path=path, args=["--disable-gpu", "--no-sandbox"])
+            browser = pw.chromium.launch(executable_path=path, args=["--disable-gpu"])
         except PlaywrightError as exc:
+            detail = "\n".join(str(exc).splitlines()[:15])  # Playwright quotes the browser's own log
             raise AssertionError(
-                f"Chromium at {path} did not start: {str(exc).splitlines()[0]}\n"
-                f"Reinstall it with: {CHROMIUM_INSTALL}"
+                f"Chromium at {path} did not start:\n{detail}\nReinstall it with: {CHROMIUM_INSTALL}"
             ) from exc
         try:
             yield browser

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,6 @@ from tests._browser import (
     ROOT,
     SHOTS,
     STRICT_NO_ERRORS,
-    LabServer,
     chromium,
     jupyterlab,
     notebook_facts,
@@ -57,35 +57,56 @@ def record(key: str, value: Any) -> None:
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
+@dataclass(frozen=True)
+class Unavailable:
+    """Why the browser or JupyterLab could not be had; each test that needs it fails with this message
+    (a fixture that raised would report the tests as errors at setup instead)."""
+
+    problem: str
+
+
+def ready(thing: Any) -> Any:
+    if isinstance(thing, Unavailable):
+        pytest.fail(thing.problem, pytrace=False)
+    return thing
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    try:
-        with chromium() as b:
-            yield b
-    except AssertionError as exc:  # raised before the yield: no Chromium, or it would not start
-        pytest.fail(str(exc), pytrace=False)
+    with contextlib.ExitStack() as stack:
+        try:
+            handle = stack.enter_context(chromium())
+        except AssertionError as exc:  # no Chromium, or it would not start: the message says how to fix it
+            handle = Unavailable(str(exc))
+        yield handle
 
 
 @pytest.fixture(scope="module")
-def lab(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LabServer, Any]]:
-    """One JupyterLab on a temporary copy of notebooks/, and one page showing it."""
+def lab(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One JupyterLab on a temporary copy of notebooks/, and one page showing it: (server, page)."""
+    if isinstance(browser, Unavailable):
+        yield browser
+        return
     t0 = time.perf_counter()
-    with jupyterlab(tmp_path_factory.mktemp("jupyterlab"), extra={CANARY: CANARY_NB}) as server:
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(jupyterlab(tmp_path_factory.mktemp("jupyterlab"), extra={CANARY: CANARY_NB}))
+        except AssertionError as exc:  # JupyterLab exited or never answered: the message has its log
+            yield Unavailable(str(exc))
+            return
         context = browser.new_context(viewport=VIEWPORT)
+        stack.callback(context.close)
         page = context.new_page()
         page.goto(f"{server.url}lab?reset&token={server.token}")
         page.wait_for_selector(".jp-DirListing-item", timeout=90_000)
         record("jupyterlab_server_answers_s", round(server.started_in, 2))
         record("jupyterlab_ui_ready_s", round(time.perf_counter() - t0, 2))
-        try:
-            yield server, page
-        finally:
-            context.close()
+        yield server, page
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_cleanly_in_jupyterlab(lab: tuple[LabServer, Any], path: Path) -> None:
-    server, page = lab
+def test_notebook_runs_cleanly_in_jupyterlab(lab: Any, path: Path) -> None:
+    server, page = ready(lab)
     run = run_in_lab(page, server, path.name)
     record(f"lab_{path.stem}", {
         "open_and_kernel_s": round(run.seconds_open, 2), "run_all_s": round(run.seconds_run, 2),
@@ -119,8 +140,8 @@ CANARY_NB = {
 }
 
 
-def test_jupyterlab_checks_see_diagrams_widgets_and_errors(lab: tuple[LabServer, Any]) -> None:
-    server, page = lab
+def test_jupyterlab_checks_see_diagrams_widgets_and_errors(lab: Any) -> None:
+    server, page = ready(lab)
     run = run_in_lab(page, server, CANARY)
     assert (run.probe["mermaidDrawn"], run.probe["widgetsDrawn"]) == (1, 1), run.probe
     found = "\n".join(page_problems(run.probe, notebook_facts(run.saved, CANARY), static=False))
@@ -133,6 +154,7 @@ def test_jupyterlab_checks_see_diagrams_widgets_and_errors(lab: tuple[LabServer,
 
 def test_static_site_shows_every_notebook_cleanly(browser: Any) -> None:
     """Build the site with the project's builder, serve it on 127.0.0.1, and read each notebook's page."""
+    browser = ready(browser)
     assert SITE_BUILDER.exists(), (
         f"{SITE_BUILDER.relative_to(ROOT)} is missing, so the static site cannot be built and checked. "
         "The site builder (MkDocs Material + mkdocs-jupyter, writing build/site/) is part of issue 10; "
@@ -211,6 +233,7 @@ BAD_PAGE = "".join([
 
 
 def test_probe_tells_a_clean_page_from_a_broken_one(browser: Any) -> None:
+    browser = ready(browser)
     facts = notebook_facts({"cells": [
         {"cell_type": "markdown", "source": "```mermaid\nflowchart LR\n  a --> b\n```\n"},
         {"cell_type": "code", "source": "w", "metadata": {},
