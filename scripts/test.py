@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""README command 2: set up, then run the whole test suite (unit tests, the site build, nbval on the notebooks)."""
+"""README command 2: set up, then run the whole test suite (unit tests, the site build, nbval, browser tests)."""
 
 import sys
 
