@@ -218,7 +218,6 @@ def _cell(tags: str, output: str) -> str:
 GOOD_PAGE = "".join([
     _cell("", '<div class="jp-OutputArea-output"><div class="jupyter-widgets widget-vbox">'
               '<div class="jupyter-widgets">token</div></div></div>'),
-    _cell("celltag_raises-exception", _STDERR.format("ExchangeRefused: refused")),
     '<div class="mermaid"><svg aria-roledescription="flowchart-v2"><g></g></svg></div>',
 ])
 BAD_PAGE = "".join([

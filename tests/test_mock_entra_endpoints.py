@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 from tests._azure_lab import ENTRA_BASE, FakeClock, azure_context
 from wif_lab.mock.entra import ERROR_DESCRIPTION_TAIL, EntraMock
 
+CORRELATION = "8c1f2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"  # MSAL sends a GUID
 AADSTS_LAYOUT = ["error", "error_description", "error_codes", "timestamp", "trace_id", "correlation_id", "error_uri"]
 # URLs real Entra advertises on other Microsoft hosts; the mock advertises them unchanged and does not serve them.
 OFF_HOST = {
@@ -146,9 +147,9 @@ def test_every_advertised_url_answers(entra: EntraMock, http: TestClient, segmen
                                   "/TENANT/oauth2/v2.0/devicecode"])
 def test_token_endpoints_take_only_post(entra: EntraMock, http: TestClient, method: str, path: str) -> None:
     path = path.replace("TENANT", entra.tenant_id)
-    response = http.request(method, path, headers={"client-request-id": "lab-corr-1"})
+    response = http.request(method, path, headers={"client-request-id": CORRELATION})
     body = aadsts(response, 400, "invalid_request", 900561, not_post(method))
-    assert body["correlation_id"] == "lab-corr-1"  # echoed, as on every Entra refusal
+    assert body["correlation_id"] == CORRELATION  # a GUID client-request-id is echoed, as on every Entra refusal
     assert "no-store" in response.headers["cache-control"]
 
 

@@ -28,7 +28,7 @@ from typing import Any
 from .display import Table, summary
 from .errors import ConfigurationError, WifLabError
 from .redact import Secret, redact, redact_text
-from .runbook import Runbook
+from .runbook import Note, Runbook
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 DEFAULT_TIMEOUT = 120
@@ -46,7 +46,10 @@ SETTINGS_ENV: dict[str, dict[str, str]] = {
 }
 # Variables of the notebook's own process that would steer a program elsewhere; a program gets only
 # what :func:`environment` sets for it (the CA variables stay when the runbook uses the system CAs).
-_STEERING_PREFIXES = ("ANTHROPIC_", "OKTA_", "AZURE_", "CLAUDE_", "IDENTITY_", "MSI_", "IMDS_")
+# In live mode the host's own identity variables (what a VM, App Service or the AKS webhook set) are
+# the platform the program runs on, so they stay; only the lab replaces them.
+_RUNBOOK_PREFIXES = ("ANTHROPIC_", "OKTA_", "CLAUDE_")
+_PLATFORM_PREFIXES = ("AZURE_", "IDENTITY_", "MSI_", "IMDS_")
 CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 TOOLS = {".sh": ("bash", "curl", "jq")}
 _SECRET_NAME = re.compile(r"TOKEN$|SECRET|PASSWORD|API_KEY$")
@@ -212,7 +215,8 @@ def environment(rb: Runbook, name: str, *, settings: Mapping[str, Any] | None = 
             hide[str(rb.lab.connection.path.parent)] = "<lab run dir>"
         if state:
             hide[str(state)] = "<lab state dir>"
-    steering = [k for k in os.environ if k.startswith(_STEERING_PREFIXES)]
+    prefixes = _RUNBOOK_PREFIXES + (_PLATFORM_PREFIXES if rb.lab is not None else ())
+    steering = [k for k in os.environ if k.startswith(prefixes)]
     if isinstance(rb.verify, str | Path):
         steering += CA_VARIABLES
     base = {k: v for k, v in os.environ.items() if k not in steering}
@@ -275,8 +279,14 @@ def _command(path: Path) -> list[str]:
 
 def run(name: str, rb: Runbook, *, settings: Mapping[str, Any] | None = None, rule: Any = None,
         profile: str | None = None, model: str | None = None, timeout: float = DEFAULT_TIMEOUT,
-        check: bool = True) -> ExampleRun:
-    """Run ``examples/<name>`` as its own process with :func:`environment`; raise if it fails (``check``)."""
+        check: bool = True, lab_only: bool = False) -> ExampleRun | Note:
+    """Run ``examples/<name>`` as its own process with :func:`environment`; raise if it fails (``check``).
+
+    ``lab_only``: the run needs objects only the lab created (a second rule, say); live mode skips it.
+    """
+    if lab_only and rb.lab is None:
+        return Note(f"live mode: skipped examples/{name} here (it needs objects this runbook only creates in "
+                    "the lab); run it where the workload runs, with its own issuer and rule")
     path = path_of(name)
     env = environment(rb, name, settings=settings, rule=rule, profile=profile, model=model)
     command = _command(path)
