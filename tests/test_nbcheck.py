@@ -52,6 +52,7 @@ def test_clean_notebook_passes() -> None:
         (nb(PARAMS, code(count=None)), "not executed"),
         (nb(PARAMS, code([{"output_type": "error", "ename": "ValueError", "evalue": "x"}])), "error output"),
         (nb(PARAMS, code([stdout(JWT)])), "JWT with signature"),
+        (nb(PARAMS, code([{"output_type": "stream", "name": "stderr", "text": "INFO: Started server"}])), "stderr"),
         (nb(PARAMS, code([stdout("sk-ant-oat01-" + "A" * 40)])), "Anthropic access token"),
         (nb(PARAMS, code([stdout("-----BEGIN PRIVATE KEY-----\nMII")])), "PEM private key"),
         (with_widgets(nb(PARAMS), {"m": {"state": {"outputs": [stdout(JWT)]}}}), "saved widget state contains"),

@@ -5,6 +5,7 @@
 - every code cell was executed (nbval never compares a cell whose execution_count is null);
 - no error output at all, and no papermill error banner: expected failures are *shown* as outcome
   tables, never raised, so the plain ``papermill`` CLI exits 0 and a reader sees no red banner;
+- no stderr output (a leaked log line or kernel warning is noise in published evidence, and varies);
 - no unredacted secret in any output: a JWT with its signature, an ``sk-ant-oat01-`` token, a PEM
   private key; saved widget state counts as output (an Output widget keeps what it displayed there);
 - when widget state is saved, every widget a cell shows has its model in it (else the static page
@@ -44,6 +45,9 @@ def problems(nb: dict[str, Any], name: str = "notebook") -> list[str]:
         if cell.get("execution_count") is None:
             found.append(f"{where}: not executed (nbval would compare nothing)")
         for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                found.append(f"{where}: stderr output {''.join(out.get('text', ''))[:80]!r} (a log line or warning "
+                             "leaked into published evidence; regenerate)")
             if out.get("output_type") == "error":
                 found.append(f"{where}: error output {out.get('ename')} (show expected failures as outcomes instead)")
         found.extend(_secrets(f"{where}: output", cell.get("outputs", [])))

@@ -33,8 +33,12 @@ class _Server(threading.Thread):
         kwargs: dict[str, Any] = {}
         if tls is not None:
             kwargs = {"ssl_certfile": str(tls.server_cert_chain), "ssl_keyfile": str(tls.server_key)}
+        # log_config=None: uvicorn would otherwise re-apply its logging dictConfig (level INFO) for every
+        # server it configures, racing a server that is already starting — whose "Started server process"
+        # line then leaks into a notebook's stderr. The level alone is enough to keep the mocks quiet.
         config = uvicorn.Config(
-            app, log_level="critical", access_log=False, lifespan="off", timeout_graceful_shutdown=1, **kwargs
+            app, log_level="critical", log_config=None, access_log=False, lifespan="off",
+            timeout_graceful_shutdown=1, **kwargs
         )
         self.server = uvicorn.Server(config)
         self.sock = sock
