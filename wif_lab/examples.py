@@ -39,8 +39,10 @@ POD_TOKEN_PATH = "/var/run/secrets/anthropic.com/token"  # where the Kubernetes 
 SETTINGS_ENV: dict[str, dict[str, str]] = {
     "okta": {"issuer": "OKTA_ISSUER", "client_id": "OKTA_CLIENT_ID", "private_key": "OKTA_PRIVATE_KEY_FILE",
              "key_id": "OKTA_KEY_ID", "scope": "OKTA_SCOPE"},
+    # The same programs on App Service / Functions / Container Apps: the platform sets IDENTITY_* instead.
     "azure_vm": {"resource": "CLAUDE_API_RESOURCE", "client_id": "AZURE_CLIENT_ID",
-                 "imds_url": "AZURE_POD_IDENTITY_AUTHORITY_HOST"},
+                 "imds_url": "AZURE_POD_IDENTITY_AUTHORITY_HOST", "identity_endpoint": "IDENTITY_ENDPOINT",
+                 "identity_header": "IDENTITY_HEADER"},
     "aks": {"tenant_id": "AZURE_TENANT_ID", "client_id": "AZURE_CLIENT_ID", "token_file": "AZURE_FEDERATED_TOKEN_FILE",
             "authority_host": "AZURE_AUTHORITY_HOST", "scope": "CLAUDE_API_RESOURCE"},
 }
@@ -49,7 +51,7 @@ SETTINGS_ENV: dict[str, dict[str, str]] = {
 _STEERING_PREFIXES = ("ANTHROPIC_", "OKTA_", "AZURE_", "CLAUDE_", "IDENTITY_", "MSI_", "IMDS_")
 CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 TOOLS = {".sh": ("bash", "curl", "jq")}
-_SECRET_NAME = re.compile(r"TOKEN$|SECRET|PASSWORD|API_KEY$")
+_SECRET_NAME = re.compile(r"TOKEN$|SECRET|PASSWORD|API_KEY$|^IDENTITY_HEADER$")
 
 
 def path_of(name: str) -> Path:
