@@ -175,9 +175,12 @@ def test_cache_returns_the_same_token_until_near_expiry(http: TestClient, entra:
     assert fresh["access_token"] != first["access_token"] and int(fresh["expires_on"]) > int(first["expires_on"])
 
 
-def test_each_start_has_its_own_header(state_dir: Path, entra: EntraMock, app: AppServiceIdentityMock) -> None:
-    other = AppServiceIdentityMock(azure_context(state_dir / "azure"), entra)
-    assert other.identity_header != app.identity_header and len(app.identity_header) == 32
+def test_the_header_is_fixed_per_seed(state_dir: Path, entra: EntraMock, app: AppServiceIdentityMock) -> None:
+    again = AppServiceIdentityMock(azure_context(state_dir / "azure"), entra)
+    other_ctx = azure_context(state_dir / "azure", seed=7)
+    other = AppServiceIdentityMock(other_ctx, EntraMock(other_ctx))
+    assert again.identity_header == app.identity_header != other.identity_header
+    assert len(app.identity_header) == 32
 
 
 def test_needs_entra(state_dir: Path) -> None:

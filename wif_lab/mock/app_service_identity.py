@@ -1,7 +1,7 @@
 """Mock of the identity endpoint Azure's hosting services give a workload: App Service, Azure Functions
 and Container Apps. IMDS is not reachable there; the platform sets ``IDENTITY_ENDPOINT`` (a plain-http
 URL on the host's loopback, ``http://localhost:<port>/msi/token``) and ``IDENTITY_HEADER`` (a secret the
-platform rotates) in the app's environment.
+platform rotates; the lab's is fixed per seed) in the app's environment.
 
 Follows Microsoft's "Use managed identities for App Service and Azure Functions" (REST endpoint
 reference) and ``shared/reference/azure.md`` §1.1 and §1.6:
@@ -44,7 +44,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from .base import LabContext
-from .entra import EntraError, EntraMock, ManagedIdentity
+from .entra import EntraError, EntraMock, ManagedIdentity, seeded_guid
 from .managed_identity import IdentityHost, IdentityUnavailable
 
 TOKEN_PATH = "/msi/token"
@@ -104,7 +104,9 @@ class AppServiceIdentityMock:
         self.base_url = ctx.base_url(self.name)
         users = [name for name, mi in found.tenant.identities.items() if mi.kind == "user"]
         self.host = IdentityHost(found, ctx.clock, users, single_user_default=False)
-        self._header = secrets.token_hex(16)  # a fresh value per start (the platform rotates it)
+        # The platform rotates the real value; the lab's is fixed per seed like its other IDs, so what a
+        # notebook shows (redacted) stays the same from run to run.
+        self._header = uuid.UUID(seeded_guid(ctx.seed, "app-service:identity-header")).hex
         self.requests = 0
 
     @property
