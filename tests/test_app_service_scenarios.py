@@ -86,8 +86,9 @@ def test_the_vm_example_runs_on_the_app(rb: Runbook, the_lab: Lab, app: Settings
                                 jwks={"type": "discovery"}, max_jwt_lifetime_seconds=86400, lab_only=True)
     account = rb.register_service_account(name="app-service-scenario", lab_only=True)
     audience = next(a["app_id"] for a in entra["apps"] if a["name"] == "claude-api-federation")
-    rule = rb.register_rule(name="app-service-scenario", issuer=issuer, service_account=account, lab_only=True,
-                            match={"audience": audience, "claims": {"oid": oid, "tid": entra["tenant_id"]}})
+    rule = app_service.register_app_rule(rb, app, issuer=issuer, service_account=account, audience=audience,
+                                         tenant_id=entra["tenant_id"])
+    assert rule.match.claims["oid"] == oid
     run = app_service.run_example(rb, "azure_vm/sdk_managed_identity.py", app, rule=rule)
     assert not isinstance(run, Note) and run.ok and f"({account.id})" in run.stdout
     assert app.identity_header not in shown(run)
@@ -99,6 +100,8 @@ def test_live_mode_skips_the_lab_only_steps(the_lab: Lab, capsys: pytest.Capture
     app = app_service.app_settings(live)
     assert isinstance(app, Note) and "IDENTITY_ENDPOINT" in app.text
     assert isinstance(app_service.compare_endpoints(live, {}, app), Note)
+    assert app_service.register_app_rule(live, app, issuer=None, service_account=None, audience="a",
+                                         tenant_id="t") is None
     assert isinstance(app_service.run_example(live, "azure_vm/sdk_managed_identity.py", app, rule=None), Note)
     # The VM cases still run live (here against the lab's IMDS, standing in for 169.254.169.254).
     azure = {"resource": the_lab.section("azure")["resource"], "imds_url": the_lab.section("azure")["imds_url"]}

@@ -295,6 +295,9 @@ def test_live_mode_takes_the_notebooks_settings_and_the_pods_paths(monkeypatch: 
     env = examples.environment(live, "okta/sdk_client_credentials.py", settings=okta)
     assert env["OKTA_PRIVATE_KEY_FILE"] == "/keys/app.pem" and env["ANTHROPIC_FEDERATION_RULE_ID"] == "fdrl_01live"
     assert "SSL_CERT_FILE" not in env and env.full()["SSL_CERT_FILE"] == "/etc/corporate-ca.pem"
+    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://imds.internal")  # the VM's own IMDS address
+    vm = examples.environment(live, "azure_vm/sdk_managed_identity.py", settings={"resource": "api://app"})
+    assert vm["AZURE_POD_IDENTITY_AUTHORITY_HOST"] == "http://imds.internal"
     direct = examples.environment(live, "aks/env_token_file.py", settings={"scope": "api://app/.default"})
     assert direct["ANTHROPIC_IDENTITY_TOKEN_FILE"] == examples.POD_TOKEN_PATH
     assert direct["CLAUDE_API_RESOURCE"] == "api://app"

@@ -193,6 +193,9 @@ def environment(rb: Runbook, name: str, *, settings: Mapping[str, Any] | None = 
             raise ConfigurationError("the examples read the private key from a file",
                                      hint="set okta_private_key to the path of the PEM file")
         values[variable] = value.removesuffix("/.default") if variable == "CLAUDE_API_RESOURCE" else value
+    imds_host = SETTINGS_ENV["azure_vm"]["imds_url"]
+    if directory == "azure_vm" and imds_host not in values and os.environ.get(imds_host):
+        values[imds_host] = os.environ[imds_host]  # live mode: the VM's own IMDS address, when it sets one
     if isinstance(rb.verify, str | Path):
         values.update(dict.fromkeys(CA_VARIABLES, str(rb.verify)))
     hide: dict[str, str] = {}

@@ -23,6 +23,7 @@ from ..display import ShownAsTable, Table
 from ..errors import WifLabError
 from ..examples import ExampleRun, run
 from ..providers.app_service_identity import AppServiceIdentityClient
+from ..providers.azure_imds import HOST_ENV as IMDS_HOST_ENV
 from ..providers.azure_imds import ImdsClient
 from ..redact import Secret, redact, redact_text
 from ..runbook import Note, Runbook, Settings
@@ -37,9 +38,9 @@ _LOGGER = "azure.identity"  # the credential logs its choice here; its warnings 
 
 
 def _live_note(what: str) -> Note:
-    return Note(f"live mode: {what} needs the lab's App Service identity endpoint; this notebook runs on a VM. "
-                "On App Service, Functions or Container Apps the same code runs unchanged: the platform sets "
-                "IDENTITY_ENDPOINT and IDENTITY_HEADER.")
+    return Note(f"live mode: skipped {what}, which needs the lab's App Service identity endpoint (live, this "
+                "notebook runs on a VM). On App Service, Functions or Container Apps the same code runs unchanged: "
+                "the platform sets IDENTITY_ENDPOINT and IDENTITY_HEADER.")
 
 
 def app_settings(rb: Runbook) -> Settings | Note:
@@ -76,6 +77,18 @@ def compare_endpoints(rb: Runbook, azure: Mapping[str, Any], app: Mapping[str, A
         rows.append((f"token {claim}", *mark_values(a, b), "same" if a == b else "differs"))
     return Table("The same identity asked on a VM and on App Service", ["", "VM (IMDS)", "App Service / Functions / "
                                                                         "Container Apps", ""], rows)
+
+
+def register_app_rule(rb: Runbook, app: Mapping[str, Any] | Note, *, issuer: Any, service_account: Any,
+                      audience: str, tenant_id: str) -> Any:
+    """A rule (lab only) pinning the app's identity: the VM workload's rule pins the VM's own identity."""
+    if rb.lab is None or isinstance(app, Note):
+        print(_live_note("the app's rule").text)
+        return None
+    identity = next(i for i in rb.lab.section("app_service")["identities"] if i["client_id"] == app["client_id"])
+    return rb.register_rule(name="azure-app-service", issuer=issuer, service_account=service_account, lab_only=True,
+                            match={"audience": audience, "claims": {"oid": identity["object_id"], "tid": tenant_id}},
+                            token_lifetime_seconds=600)
 
 
 def run_example(rb: Runbook, name: str, app: Mapping[str, Any] | Note, *, rule: Any) -> ExampleRun | Note:
@@ -226,7 +239,8 @@ def stray_endpoint_trials(rb: Runbook, azure: Mapping[str, Any], app: Mapping[st
     """The credential on a VM as deployed, with a leftover ``IDENTITY_ENDPOINT``, with a stale header, and
     on App Service without and with the identity's client ID (the last three in the lab only)."""
     scope = azure["resource"].rstrip("/") + "/.default"
-    vm: dict[str, str] = {"AZURE_POD_IDENTITY_AUTHORITY_HOST": azure["imds_url"]} if azure.get("imds_url") else {}
+    imds = azure.get("imds_url") or os.environ.get(IMDS_HOST_ENV)  # as ImdsClient and azure-identity find IMDS
+    vm: dict[str, str] = {IMDS_HOST_ENV: imds} if imds else {}
     client_id = azure.get("client_id") or None
     trials = [
         try_credential("a VM, as deployed", vm, scope=scope, client_id=client_id),
