@@ -9,6 +9,9 @@ with secrets redacted; the programs print only Claude's reply.
     from wif_lab import examples
     examples.show("okta/sdk_client_credentials.py")
     examples.run("okta/sdk_client_credentials.py", rb, settings=okta)
+
+TypeScript programs (``.ts``) are compiled and run with Node by :mod:`wif_lab.typescript`; they get
+``NODE_EXTRA_CA_CERTS`` for the CA bundle.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import typescript
 from .display import Table, summary
 from .errors import ConfigurationError, WifLabError
 from .redact import Secret, redact, redact_text
@@ -50,6 +54,7 @@ SETTINGS_ENV: dict[str, dict[str, str]] = {
 # what :func:`environment` sets for it (the CA variables stay when the runbook uses the system CAs).
 _STEERING_PREFIXES = ("ANTHROPIC_", "OKTA_", "AZURE_", "CLAUDE_", "IDENTITY_", "MSI_", "IMDS_")
 CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+NODE_CA_VARIABLE = "NODE_EXTRA_CA_CERTS"  # Node adds this PEM bundle to its trust store (TypeScript examples)
 TOOLS = {".sh": ("bash", "curl", "jq")}
 _SECRET_NAME = re.compile(r"TOKEN$|SECRET|PASSWORD|API_KEY$|^IDENTITY_HEADER$")
 
@@ -75,7 +80,7 @@ class Source:
 
     @property
     def language(self) -> str:
-        return {".py": "python", ".sh": "bash", ".json": "json"}.get(Path(self.name).suffix, "")
+        return {".py": "python", ".sh": "bash", ".json": "json", ".ts": "typescript"}.get(Path(self.name).suffix, "")
 
     def __repr__(self) -> str:
         return f"# examples/{self.name}\n{self.text}"
@@ -196,8 +201,9 @@ def environment(rb: Runbook, name: str, *, settings: Mapping[str, Any] | None = 
     imds_host = SETTINGS_ENV["azure_vm"]["imds_url"]
     if directory == "azure_vm" and imds_host not in values and os.environ.get(imds_host):
         values[imds_host] = os.environ[imds_host]  # live mode: the VM's own IMDS address, when it sets one
+    node = name.endswith(".ts")
     if isinstance(rb.verify, str | Path):
-        values.update(dict.fromkeys(CA_VARIABLES, str(rb.verify)))
+        values.update(dict.fromkeys((*CA_VARIABLES, NODE_CA_VARIABLE) if node else CA_VARIABLES, str(rb.verify)))
     hide: dict[str, str] = {}
     if name == "aks/env_token_file.py":
         token_file = (rb.lab.section("aks")["anthropic_token_file"] if rb.lab is not None
@@ -219,7 +225,7 @@ def environment(rb: Runbook, name: str, *, settings: Mapping[str, Any] | None = 
             hide[str(state)] = "<lab state dir>"
     steering = [k for k in os.environ if k.startswith(_STEERING_PREFIXES)]
     if isinstance(rb.verify, str | Path):
-        steering += CA_VARIABLES
+        steering += [*CA_VARIABLES, NODE_CA_VARIABLE]
     base = {k: v for k, v in os.environ.items() if k not in steering}
     return Environment(values, base=base, hide=hide, where="the lab" if rb.lab is not None else "the live services")
 
@@ -265,9 +271,13 @@ def _tail(text: str, lines: int = 15) -> str:
     return redact_text("\n".join(text.strip().splitlines()[-lines:]))
 
 
-def _command(path: Path) -> list[str]:
+def _command(path: Path) -> tuple[list[str], Path]:
+    """How to run the example, and in which folder."""
     if path.suffix == ".py":
-        return [sys.executable, path.name]
+        return [sys.executable, path.name], path.parent
+    if path.suffix == ".ts":  # compiled once into the Node cache, then run there (its node_modules resolve)
+        script = typescript.compiled(path)
+        return [typescript.node(), script.name], script.parent
     for tool in TOOLS.get(path.suffix, ()):
         if shutil.which(tool) is None:
             raise ConfigurationError(f"{tool} is not installed; examples/{path.parent.name}/{path.name} needs it",
@@ -275,7 +285,7 @@ def _command(path: Path) -> list[str]:
     if path.parent.name == "okta" and path.suffix == ".sh" and shutil.which("openssl") is None:
         raise ConfigurationError("openssl is not installed; the Okta cURL example signs its client assertion "
                                  "with it", hint="install it: apt-get install openssl")
-    return ["bash", path.name]
+    return ["bash", path.name], path.parent
 
 
 def run(name: str, rb: Runbook, *, settings: Mapping[str, Any] | None = None, rule: Any = None,
@@ -284,9 +294,9 @@ def run(name: str, rb: Runbook, *, settings: Mapping[str, Any] | None = None, ru
     """Run ``examples/<name>`` as its own process with :func:`environment`; raise if it fails (``check``)."""
     path = path_of(name)
     env = environment(rb, name, settings=settings, rule=rule, profile=profile, model=model)
-    command = _command(path)
+    command, cwd = _command(path)
     try:
-        done = subprocess.run(command, cwd=path.parent, env=env.full(), capture_output=True, text=True,
+        done = subprocess.run(command, cwd=cwd, env=env.full(), capture_output=True, text=True,
                               timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise ExampleFailed(f"examples/{name} did not finish within {timeout:.0f} s",
