@@ -63,7 +63,8 @@ def path_of(name: str) -> Path:
     """``examples/<name>``; the error lists what there is."""
     path = (EXAMPLES_DIR / name).resolve()
     if not path.is_file() or EXAMPLES_DIR.resolve() not in path.parents:
-        known = sorted(str(p.relative_to(EXAMPLES_DIR)) for p in EXAMPLES_DIR.rglob("*") if p.is_file())
+        known = sorted(str(p.relative_to(EXAMPLES_DIR)) for p in EXAMPLES_DIR.rglob("*") if p.is_file()
+                       and not {"node_modules", "out"} & set(p.relative_to(EXAMPLES_DIR).parts))
         raise ConfigurationError(f"no example {name!r}", hint=f"one of: {', '.join(known)}")
     return path
 

@@ -18,7 +18,9 @@ Follows "How to use managed identities for Azure resources on an Azure VM to acq
   article gives no body for the second refusal; the lab answers 400 in the same ``invalid_request``
   shape as the missing-header one, with its own wording [inferred], and checks ``Metadata`` first.
 
-The VM it answers for carries a set of the tenant's identities (by default all of them).
+The VM it answers for carries a set of the tenant's identities (by default all of them). Identity
+selection, Entra's tokens and the cache are shared with the hosting services' identity endpoint
+(:mod:`.app_service_identity`) through :mod:`.managed_identity`.
 ``azure-identity`` reaches it through ``AZURE_POD_IDENTITY_AUTHORITY_HOST=<base URL>``.
 """
 
