@@ -1,5 +1,6 @@
-"""Helpers shared by the Azure managed-identity tests: an in-process Entra + IMDS pair on a settable
-clock, and token verification the way a relying party does it (discovery → JWKS → signature)."""
+"""Helpers shared by the Azure managed-identity tests: an in-process Entra + IMDS pair (and the hosting
+services' identity endpoint) on a settable clock, and token verification the way a relying party does it
+(discovery → JWKS → signature)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import httpx
 import jwt
 
+from wif_lab.mock.app_service_identity import AppServiceIdentityMock
 from wif_lab.mock.azure_imds import ImdsMock
 from wif_lab.mock.base import LabContext
 from wif_lab.mock.entra import EntraMock
@@ -41,7 +43,8 @@ def azure_context(state_dir: Path, clock: FakeClock | None = None, seed: int = 2
     keys = _KEYSTORES.setdefault(state_dir, KeyStore(state_dir))
     return LabContext(
         state_dir, keys, ensure_lab_tls(state_dir),
-        {"entra": ENTRA_BASE, "imds": "http://imds.test"}, clock=clock or FakeClock(), seed=seed,
+        {"entra": ENTRA_BASE, "imds": "http://imds.test", "app_service": "http://app-service.test"},
+        clock=clock or FakeClock(), seed=seed,
     )
 
 
@@ -53,9 +56,16 @@ def build_pair(ctx: LabContext) -> tuple[EntraMock, ImdsMock]:
     return entra, imds
 
 
-def azure_specs() -> list[Any]:
-    """Only this issue's mocks, from the registry (Entra first: IMDS finds it in ctx.mocks)."""
-    return [spec for spec in default_specs() if spec.name in ("entra", "imds")]
+def build_app_service(ctx: LabContext) -> AppServiceIdentityMock:
+    """The hosting services' identity endpoint beside an Entra mock already in ``ctx.mocks``."""
+    app_service = AppServiceIdentityMock(ctx)
+    ctx.mocks["app_service"] = app_service
+    return app_service
+
+
+def azure_specs(*extra: str) -> list[Any]:
+    """Only the managed-identity mocks, from the registry (Entra first: IMDS finds it in ctx.mocks)."""
+    return [spec for spec in default_specs() if spec.name in ("entra", "imds", *extra)]
 
 
 def verify_via_discovery(token: str, issuer: str, audience: str, ca_bundle: Path) -> dict[str, Any]:

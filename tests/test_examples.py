@@ -19,10 +19,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import lab_of
+from tests.helpers import lab_of, typed_mock
 from wif_lab import examples
 from wif_lab.errors import ConfigurationError
 from wif_lab.lab import Lab
+from wif_lab.mock.app_service_identity import AppServiceIdentityMock
+from wif_lab.mock.azure_imds import ImdsMock
 from wif_lab.mock.stack import MockStack
 from wif_lab.nbcheck import SECRET_PATTERNS
 from wif_lab.providers.aks import read_token_file
@@ -118,6 +120,34 @@ def test_azure_vm_sdk_program(rb: Runbook, vm_rule: Any, the_lab: Lab) -> None:
 def test_azure_vm_curl_script(rb: Runbook, vm_rule: Any, the_lab: Lab) -> None:
     require_tools("curl", "jq")
     reached_claude(examples.run("azure_vm/curl.sh", rb), vm_rule, the_lab)
+
+
+# --- the same program on App Service / Functions / Container Apps (the platform's identity endpoint) ---
+
+
+@pytest.fixture
+def app_service_rule(rb: Runbook, the_lab: Lab) -> Any:
+    entra = the_lab.section("entra")
+    app_identity = entra_identity(the_lab, "claude-inference")  # the app's user-assigned identity
+    return register(rb, "examples-app-service", entra["issuer_v2"],
+                    {"audience": audience_app(the_lab),
+                     "claims": {"oid": app_identity["object_id"], "tid": entra["tenant_id"]}},
+                    max_jwt_lifetime_seconds=86400)
+
+
+def test_azure_vm_sdk_program_runs_unchanged_on_app_service(rb: Runbook, app_service_rule: Any, the_lab: Lab,
+                                                            stack: MockStack) -> None:
+    app, imds = typed_mock(stack, "app_service", AppServiceIdentityMock), typed_mock(stack, "imds", ImdsMock)
+    section = the_lab.section("app_service")
+    settings = {"resource": section["resource"], "client_id": entra_identity(the_lab, "claude-inference")["client_id"],
+                "identity_endpoint": section["identity_endpoint"], "identity_header": section["identity_header"],
+                "imds_url": the_lab.section("azure")["imds_url"]}  # IMDS is there too: the platform variables win
+    before = (app.requests, imds.requests)
+    run = examples.run("azure_vm/sdk_managed_identity.py", rb, settings=settings)
+    reached_claude(run, app_service_rule, the_lab)
+    assert (app.requests, imds.requests) == (before[0] + 1, before[1])
+    assert run.env["IDENTITY_HEADER"] == section["identity_header"]
+    assert section["identity_header"] not in repr(run) + run._repr_html_()
 
 
 # --- AKS, two hops (Entra Workload ID) ------------------------------------------------------------
@@ -265,6 +295,9 @@ def test_live_mode_takes_the_notebooks_settings_and_the_pods_paths(monkeypatch: 
     env = examples.environment(live, "okta/sdk_client_credentials.py", settings=okta)
     assert env["OKTA_PRIVATE_KEY_FILE"] == "/keys/app.pem" and env["ANTHROPIC_FEDERATION_RULE_ID"] == "fdrl_01live"
     assert "SSL_CERT_FILE" not in env and env.full()["SSL_CERT_FILE"] == "/etc/corporate-ca.pem"
+    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://imds.internal")  # the VM's own IMDS address
+    vm = examples.environment(live, "azure_vm/sdk_managed_identity.py", settings={"resource": "api://app"})
+    assert vm["AZURE_POD_IDENTITY_AUTHORITY_HOST"] == "http://imds.internal"
     direct = examples.environment(live, "aks/env_token_file.py", settings={"scope": "api://app/.default"})
     assert direct["ANTHROPIC_IDENTITY_TOKEN_FILE"] == examples.POD_TOKEN_PATH
     assert direct["CLAUDE_API_RESOURCE"] == "api://app"

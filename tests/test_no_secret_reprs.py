@@ -30,7 +30,7 @@ def test_runbook_and_settings(lab: MockStack) -> None:
     assert "S" * 40 not in _shown(rb) and "BEGIN" not in _shown(settings)
 
 
-@pytest.mark.parametrize("provider", ["okta", "imds", "aks"])
+@pytest.mark.parametrize("provider", ["okta", "imds", "app_service", "aks"])
 def test_provider_tokens_and_clients(lab: MockStack, provider: str) -> None:
     the_lab = lab_of(lab)
     if provider == "okta":
@@ -45,6 +45,14 @@ def test_provider_tokens_and_clients(lab: MockStack, provider: str) -> None:
         client = from_connection(the_lab.section("azure"))
         token = client.get_token()
         raw = token.access_token
+    elif provider == "app_service":
+        from wif_lab.providers import app_service_identity
+
+        section = the_lab.section("app_service")
+        client = app_service_identity.from_connection(section, identity="claude-inference")
+        token = client.get_token()
+        raw = token.access_token
+        assert section["identity_header"] not in _shown(client)
     else:
         from wif_lab.providers.aks import WorkloadIdentityClient
 

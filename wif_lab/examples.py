@@ -9,6 +9,9 @@ with secrets redacted; the programs print only Claude's reply.
     from wif_lab import examples
     examples.show("okta/sdk_client_credentials.py")
     examples.run("okta/sdk_client_credentials.py", rb, settings=okta)
+
+TypeScript programs (``.ts``) are compiled and run with Node by :mod:`wif_lab.typescript`; they get
+``NODE_EXTRA_CA_CERTS`` for the CA bundle.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import typescript
 from .display import Table, summary
 from .errors import ConfigurationError, WifLabError
 from .redact import Secret, redact, redact_text
@@ -39,8 +43,10 @@ POD_TOKEN_PATH = "/var/run/secrets/anthropic.com/token"  # where the Kubernetes 
 SETTINGS_ENV: dict[str, dict[str, str]] = {
     "okta": {"issuer": "OKTA_ISSUER", "client_id": "OKTA_CLIENT_ID", "private_key": "OKTA_PRIVATE_KEY_FILE",
              "key_id": "OKTA_KEY_ID", "scope": "OKTA_SCOPE"},
+    # The same programs on App Service / Functions / Container Apps: the platform sets IDENTITY_* instead.
     "azure_vm": {"resource": "CLAUDE_API_RESOURCE", "client_id": "AZURE_CLIENT_ID",
-                 "imds_url": "AZURE_POD_IDENTITY_AUTHORITY_HOST"},
+                 "imds_url": "AZURE_POD_IDENTITY_AUTHORITY_HOST", "identity_endpoint": "IDENTITY_ENDPOINT",
+                 "identity_header": "IDENTITY_HEADER"},
     "aks": {"tenant_id": "AZURE_TENANT_ID", "client_id": "AZURE_CLIENT_ID", "token_file": "AZURE_FEDERATED_TOKEN_FILE",
             "authority_host": "AZURE_AUTHORITY_HOST", "scope": "CLAUDE_API_RESOURCE"},
 }
@@ -51,15 +57,17 @@ SETTINGS_ENV: dict[str, dict[str, str]] = {
 _RUNBOOK_PREFIXES = ("ANTHROPIC_", "OKTA_", "CLAUDE_")
 _PLATFORM_PREFIXES = ("AZURE_", "IDENTITY_", "MSI_", "IMDS_")
 CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+NODE_CA_VARIABLE = "NODE_EXTRA_CA_CERTS"  # Node adds this PEM bundle to its trust store (TypeScript examples)
 TOOLS = {".sh": ("bash", "curl", "jq")}
-_SECRET_NAME = re.compile(r"TOKEN$|SECRET|PASSWORD|API_KEY$")
+_SECRET_NAME = re.compile(r"TOKEN$|SECRET|PASSWORD|API_KEY$|^IDENTITY_HEADER$")
 
 
 def path_of(name: str) -> Path:
     """``examples/<name>``; the error lists what there is."""
     path = (EXAMPLES_DIR / name).resolve()
     if not path.is_file() or EXAMPLES_DIR.resolve() not in path.parents:
-        known = sorted(str(p.relative_to(EXAMPLES_DIR)) for p in EXAMPLES_DIR.rglob("*") if p.is_file())
+        known = sorted(str(p.relative_to(EXAMPLES_DIR)) for p in EXAMPLES_DIR.rglob("*") if p.is_file()
+                       and not {"node_modules", "out"} & set(p.relative_to(EXAMPLES_DIR).parts))
         raise ConfigurationError(f"no example {name!r}", hint=f"one of: {', '.join(known)}")
     return path
 
@@ -76,7 +84,7 @@ class Source:
 
     @property
     def language(self) -> str:
-        return {".py": "python", ".sh": "bash", ".json": "json"}.get(Path(self.name).suffix, "")
+        return {".py": "python", ".sh": "bash", ".json": "json", ".ts": "typescript"}.get(Path(self.name).suffix, "")
 
     def __repr__(self) -> str:
         return f"# examples/{self.name}\n{self.text}"
@@ -194,8 +202,12 @@ def environment(rb: Runbook, name: str, *, settings: Mapping[str, Any] | None = 
             raise ConfigurationError("the examples read the private key from a file",
                                      hint="set okta_private_key to the path of the PEM file")
         values[variable] = value.removesuffix("/.default") if variable == "CLAUDE_API_RESOURCE" else value
+    imds_host = SETTINGS_ENV["azure_vm"]["imds_url"]
+    if directory == "azure_vm" and imds_host not in values and os.environ.get(imds_host):
+        values[imds_host] = os.environ[imds_host]  # live mode: the VM's own IMDS address, when it sets one
+    node = name.endswith(".ts")
     if isinstance(rb.verify, str | Path):
-        values.update(dict.fromkeys(CA_VARIABLES, str(rb.verify)))
+        values.update(dict.fromkeys((*CA_VARIABLES, NODE_CA_VARIABLE) if node else CA_VARIABLES, str(rb.verify)))
     hide: dict[str, str] = {}
     if name == "aks/env_token_file.py":
         token_file = (rb.lab.section("aks")["anthropic_token_file"] if rb.lab is not None
@@ -218,7 +230,7 @@ def environment(rb: Runbook, name: str, *, settings: Mapping[str, Any] | None = 
     prefixes = _RUNBOOK_PREFIXES + (_PLATFORM_PREFIXES if rb.lab is not None else ())
     steering = [k for k in os.environ if k.startswith(prefixes)]
     if isinstance(rb.verify, str | Path):
-        steering += CA_VARIABLES
+        steering += [*CA_VARIABLES, NODE_CA_VARIABLE]
     base = {k: v for k, v in os.environ.items() if k not in steering}
     return Environment(values, base=base, hide=hide, where="the lab" if rb.lab is not None else "the live services")
 
@@ -264,9 +276,13 @@ def _tail(text: str, lines: int = 15) -> str:
     return redact_text("\n".join(text.strip().splitlines()[-lines:]))
 
 
-def _command(path: Path) -> list[str]:
+def _command(path: Path) -> tuple[list[str], Path]:
+    """How to run the example, and in which folder."""
     if path.suffix == ".py":
-        return [sys.executable, path.name]
+        return [sys.executable, path.name], path.parent
+    if path.suffix == ".ts":  # compiled once into the Node cache, then run there (its node_modules resolve)
+        script = typescript.compiled(path)
+        return [typescript.node(), script.name], script.parent
     for tool in TOOLS.get(path.suffix, ()):
         if shutil.which(tool) is None:
             raise ConfigurationError(f"{tool} is not installed; examples/{path.parent.name}/{path.name} needs it",
@@ -274,7 +290,7 @@ def _command(path: Path) -> list[str]:
     if path.parent.name == "okta" and path.suffix == ".sh" and shutil.which("openssl") is None:
         raise ConfigurationError("openssl is not installed; the Okta cURL example signs its client assertion "
                                  "with it", hint="install it: apt-get install openssl")
-    return ["bash", path.name]
+    return ["bash", path.name], path.parent
 
 
 def run(name: str, rb: Runbook, *, settings: Mapping[str, Any] | None = None, rule: Any = None,
@@ -289,9 +305,9 @@ def run(name: str, rb: Runbook, *, settings: Mapping[str, Any] | None = None, ru
                     "the lab); run it where the workload runs, with its own issuer and rule")
     path = path_of(name)
     env = environment(rb, name, settings=settings, rule=rule, profile=profile, model=model)
-    command = _command(path)
+    command, cwd = _command(path)
     try:
-        done = subprocess.run(command, cwd=path.parent, env=env.full(), capture_output=True, text=True,
+        done = subprocess.run(command, cwd=cwd, env=env.full(), capture_output=True, text=True,
                               timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise ExampleFailed(f"examples/{name} did not finish within {timeout:.0f} s",

@@ -5,6 +5,11 @@ metadata service (IMDS) and caches it; the official SDK calls ``fetch_entra_toke
 a new Claude API token and exchanges the Entra token at ``/v1/oauth/token``. The token is for the app
 registration that stands for the Claude API (``api://<APP_ID>``), so its ``aud`` is that app's ID.
 
+The same file runs unchanged on App Service, Azure Functions and Container Apps: there the platform
+sets ``IDENTITY_ENDPOINT`` and ``IDENTITY_HEADER``, and the credential asks that endpoint instead of
+IMDS (which those services do not offer). An app with only user-assigned identities must set
+``AZURE_CLIENT_ID``: unlike IMDS, the endpoint does not pick a lone user-assigned identity by itself.
+
 Configuration (environment):
   CLAUDE_API_RESOURCE           identifier URI of the app registration for the Claude API: api://<APP_ID>
   AZURE_CLIENT_ID               optional: client ID of a user-assigned identity (default: the
@@ -17,6 +22,7 @@ Configuration (environment):
   CLAUDE_MODEL                  optional (default: claude-haiku-4-5)
   SSL_CERT_FILE                 optional CA bundle, e.g. behind a TLS-inspecting proxy
   AZURE_POD_IDENTITY_AUTHORITY_HOST  optional: another IMDS address (azure-identity reads it)
+  IDENTITY_ENDPOINT, IDENTITY_HEADER  set by App Service / Functions / Container Apps, never by hand
 """
 
 import os

@@ -18,13 +18,14 @@ Follows "How to use managed identities for Azure resources on an Azure VM to acq
   article gives no body for the second refusal; the lab answers 400 in the same ``invalid_request``
   shape as the missing-header one, with its own wording [inferred], and checks ``Metadata`` first.
 
-The VM it answers for carries a set of the tenant's identities (by default all of them).
+The VM it answers for carries a set of the tenant's identities (by default all of them). Identity
+selection, Entra's tokens and the cache are shared with the hosting services' identity endpoint
+(:mod:`.app_service_identity`) through :mod:`.managed_identity`.
 ``azure-identity`` reaches it through ``AZURE_POD_IDENTITY_AUTHORITY_HOST=<base URL>``.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from starlette.applications import Starlette
@@ -33,12 +34,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from .base import LabContext
-from .entra import AccessToken, EntraError, EntraMock, ManagedIdentity
+from .entra import EntraError, EntraMock, ManagedIdentity
 from .inbound import Rejected, query_pairs
+from .managed_identity import IdentityHost, IdentityUnavailable
 
 TOKEN_PATH = "/metadata/identity/oauth2/token"
 JSON_UTF8 = "application/json; charset=utf-8"
-REFRESH_MARGIN = 300  # a cached token with less than this left is replaced by a fresh one
 # The api-versions the identity endpoint answers to (it first shipped in 2018-02-01), oldest first.
 API_VERSIONS = (
     "2018-02-01", "2018-04-02", "2018-10-01", "2019-02-01", "2019-03-11", "2019-04-30", "2019-06-01",
@@ -46,7 +47,7 @@ API_VERSIONS = (
     "2020-10-01", "2020-12-01", "2021-01-01", "2021-02-01", "2021-03-01", "2021-05-01", "2021-10-01",
     "2021-11-01", "2021-11-15", "2021-12-13", "2023-07-01", "2023-11-15",
 )
-SELECTORS = ("client_id", "object_id", "msi_res_id")
+SELECTORS = {"client_id": "client_id", "object_id": "object_id", "msi_res_id": "resource_id"}  # wire → host
 
 MISSING_METADATA = {"error": "invalid_request", "error_description": "Required metadata header not specified"}
 IDENTITY_NOT_FOUND = {"error": "invalid_request", "error_description": "Identity not found"}
@@ -89,54 +90,32 @@ class ImdsMock:
             raise RuntimeError("the IMDS mock needs the Entra mock: build 'entra' before 'imds'")
         self.entra = found
         self.base_url = ctx.base_url(self.name)
-        self._lock = threading.Lock()
-        self._assigned: list[str] = list(found.tenant.identities)  # identity names attached to the VM
-        self._cache: dict[tuple[str, str], AccessToken] = {}
+        # The VM carries every identity of the tenant by default (its own system-assigned one included).
+        self.host = IdentityHost(found, ctx.clock, found.tenant.identities, single_user_default=True)
         self.requests = 0  # token requests seen (the header-less probe included)
 
     # -- admin API (what `az vm identity assign/remove` would change)
 
     def assigned(self) -> list[ManagedIdentity]:
-        with self._lock:
-            return [self.entra.identity(name) for name in self._assigned]
+        return self.host.assigned()
 
     def assign(self, name: str) -> ManagedIdentity:
-        identity = self.entra.identity(name)
-        with self._lock:
-            if name not in self._assigned:
-                self._assigned.append(name)
-        return identity
+        return self.host.assign(name)
 
     def unassign(self, name: str) -> None:
-        with self._lock:
-            self._assigned.remove(name)
-            self._cache = {key: tok for key, tok in self._cache.items() if key[0] != name}
+        self.host.unassign(name)
 
     def flush_cache(self) -> None:
         """Lab only: drop cached tokens (real IMDS offers no way to force a refresh)."""
-        with self._lock:
-            self._cache.clear()
+        self.host.flush_cache()
 
     # -- the token logic, separate from HTTP so notebooks and tests can call it
 
     def select_identity(self, params: dict[str, str]) -> ManagedIdentity:
-        chosen = {k: params[k] for k in SELECTORS if params.get(k)}
-        assigned = self.assigned()
-        if chosen:
-            for identity in assigned:
-                values = {"client_id": identity.client_id, "object_id": identity.object_id,
-                          "msi_res_id": identity.resource_id}
-                # GUIDs and ARM resource IDs compare case-insensitively in Azure.
-                if all(values[k].lower() == v.strip().lower() for k, v in chosen.items()):
-                    return identity
-            raise ImdsRefusal(400, IDENTITY_NOT_FOUND)
-        system = [i for i in assigned if i.kind == "system"]
-        if system:
-            return system[0]  # the silent fallback: no selector means "the VM's own identity"
-        users = [i for i in assigned if i.kind == "user"]
-        if len(users) == 1:
-            return users[0]
-        raise ImdsRefusal(400, AMBIGUOUS_IDENTITY if users else IDENTITY_NOT_FOUND)
+        try:
+            return self.host.select({SELECTORS[k]: v for k, v in params.items() if k in SELECTORS})
+        except IdentityUnavailable as exc:
+            raise ImdsRefusal(400, AMBIGUOUS_IDENTITY if exc.reason == "ambiguous" else IDENTITY_NOT_FOUND) from exc
 
     def token_response(self, params: dict[str, str], headers: dict[str, str]) -> dict[str, str]:
         """The 200 body for a request, or :class:`ImdsRefusal` with IMDS's status and body."""
@@ -151,16 +130,11 @@ class ImdsMock:
         if not resource:
             raise ImdsRefusal(400, MISSING_RESOURCE)
         identity = self.select_identity(params)
+        try:
+            token = self.host.token(identity, resource)
+        except EntraError as exc:
+            raise ImdsRefusal(exc.status, exc.body) from exc
         now = self.ctx.clock()
-        key = (identity.name, resource)
-        with self._lock:
-            token = self._cache.get(key)
-            if token is None or token.expires_on - now < REFRESH_MARGIN:
-                try:
-                    token = self.entra.mint_access_token(identity, resource, now=now)
-                except EntraError as exc:
-                    raise ImdsRefusal(exc.status, exc.body) from exc
-                self._cache[key] = token
         return {
             "access_token": token.token,
             "client_id": identity.client_id,

@@ -41,6 +41,12 @@ def _imds(ctx: LabContext) -> Mock:
     return ImdsMock(ctx)
 
 
+def _app_service(ctx: LabContext) -> Mock:
+    from .app_service_identity import AppServiceIdentityMock
+
+    return AppServiceIdentityMock(ctx)
+
+
 def default_specs() -> list[MockSpec]:
     return [
         MockSpec("anthropic", "https", _anthropic),
@@ -49,5 +55,6 @@ def default_specs() -> list[MockSpec]:
         MockSpec("kubernetes", "https", _kubernetes),  # before entra: Entra trusts its issuer by default
         MockSpec("entra", "https", _entra),
         MockSpec("imds", "http", _imds),
+        MockSpec("app_service", "http", _app_service),  # the hosting services' identity endpoint, plain http too
         # Provider mocks register here, one line each.
     ]
