@@ -33,7 +33,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from .base import LabContext
-from .entra import AccessToken, EntraError, EntraMock, ManagedIdentity
+from .entra import MI_TOKEN_BACKDATE, AccessToken, EntraError, EntraMock, ManagedIdentity
 
 TOKEN_PATH = "/metadata/identity/oauth2/token"
 JSON_UTF8 = "application/json; charset=utf-8"
@@ -165,7 +165,7 @@ class ImdsMock:
             "client_id": identity.client_id,
             "expires_in": str(token.expires_on - int(now)),
             "expires_on": str(token.expires_on),
-            "ext_expires_in": str(token.lifetime),
+            "ext_expires_in": str(token.expires_on - token.not_before - MI_TOKEN_BACKDATE),  # validity from minting
             "not_before": str(token.not_before),
             "resource": resource,
             "token_type": "Bearer",
