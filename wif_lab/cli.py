@@ -166,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = nbs.add_parser("run", help="run notebooks headless with papermill (default: all)")
     run.add_argument("notebooks", nargs="*", help="names or prefixes, e.g. 01_okta")
     run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                     help="papermill parameter, e.g. -p mode live")
+                     help="a parameter of the notebooks' parameters cell, e.g. -p mode live; an unknown name stops "
+                     "the run before anything executes, and a value stays a string where the default is one")
     run.add_argument("--output-dir", help="where executed notebooks go (default build/notebooks)")
     run.add_argument("--timeout", type=int, default=120, help="seconds per cell (default 120)")
     run.set_defaults(func=_run)
