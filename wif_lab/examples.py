@@ -28,7 +28,7 @@ from typing import Any
 from .display import Table, summary
 from .errors import ConfigurationError, WifLabError
 from .redact import Secret, redact, redact_text
-from .runbook import Runbook
+from .runbook import Note, Runbook
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 DEFAULT_TIMEOUT = 120
@@ -48,6 +48,7 @@ SETTINGS_ENV: dict[str, dict[str, str]] = {
 # what :func:`environment` sets for it (the CA variables stay when the runbook uses the system CAs).
 _STEERING_PREFIXES = ("ANTHROPIC_", "OKTA_", "AZURE_", "CLAUDE_", "IDENTITY_", "MSI_", "IMDS_")
 CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+IMDS_HOST_VARIABLE = "AZURE_POD_IDENTITY_AUTHORITY_HOST"
 TOOLS = {".sh": ("bash", "curl", "jq")}
 _SECRET_NAME = re.compile(r"TOKEN$|SECRET|PASSWORD|API_KEY$")
 
@@ -182,6 +183,9 @@ def environment(rb: Runbook, name: str, *, settings: Mapping[str, Any] | None = 
         values["ANTHROPIC_WORKSPACE_ID"] = rb.workspace_id
     if model:
         values["CLAUDE_MODEL"] = model
+    settings = dict(settings)
+    if directory == "azure_vm" and not settings.get("imds_url") and os.environ.get(IMDS_HOST_VARIABLE):
+        settings["imds_url"] = os.environ[IMDS_HOST_VARIABLE]  # the machine's IMDS, as the notebook's client uses it
     for key, variable in SETTINGS_ENV[directory].items():
         value = settings.get(key)
         if not value:
@@ -260,6 +264,14 @@ def _tail(text: str, lines: int = 15) -> str:
     return redact_text("\n".join(text.strip().splitlines()[-lines:]))
 
 
+def _okta_unsupported(name: str, settings: Mapping[str, Any] | None) -> str:
+    if not name.startswith("okta/") or settings is None:
+        return ""
+    method = settings.get("auth_method") or ("private_key_jwt" if settings.get("private_key") else "a client secret")
+    uses = ([str(method)] if method != "private_key_jwt" else []) + (["DPoP"] if settings.get("dpop_key") else [])
+    return " and ".join(uses)
+
+
 def _command(path: Path) -> list[str]:
     if path.suffix == ".py":
         return [sys.executable, path.name]
@@ -275,9 +287,21 @@ def _command(path: Path) -> list[str]:
 
 def run(name: str, rb: Runbook, *, settings: Mapping[str, Any] | None = None, rule: Any = None,
         profile: str | None = None, model: str | None = None, timeout: float = DEFAULT_TIMEOUT,
-        check: bool = True) -> ExampleRun:
-    """Run ``examples/<name>`` as its own process with :func:`environment`; raise if it fails (``check``)."""
+        check: bool = True, lab_only: str = "") -> ExampleRun | Note:
+    """Run ``examples/<name>`` as its own process with :func:`environment`; raise if it fails (``check``).
+
+    The Okta programs authenticate as the guide sets the app up (private_key_jwt, DPoP off): settings for
+    another client authentication or DPoP get a note saying so instead of a run that Okta would refuse.
+    ``lab_only`` says why a run belongs to the lab (e.g. it needs objects only the lab registered): in live
+    mode the program is then not run, and the note gives that reason.
+    """
     path = path_of(name)
+    if rb.lab is None and lab_only:
+        return Note(f"skipped in live mode: {lab_only}")
+    unsupported = _okta_unsupported(name, settings)
+    if unsupported:
+        return Note(f"skipped: examples/{name} authenticates with private_key_jwt and no DPoP, as the guide sets "
+                    f"the app up; these settings use {unsupported}. The notebook's own client above handles both.")
     env = environment(rb, name, settings=settings, rule=rule, profile=profile, model=model)
     command = _command(path)
     try:
