@@ -66,7 +66,7 @@ def test_okta_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path,
     assert "would be accepted" in shown                          # preflight read the rule back
     assert "service account 'test-sa-" in shown                 # Messages ran as the rule's target
     outcomes = [e["status"]["outcome"] for e in lab.events(federation_rule_id=fed.rule.id, limit=50)]
-    assert outcomes.count("success") >= 2 and "denied" in outcomes  # exchange + SDK; the replay demo
+    assert outcomes.count("success") >= 2 and "denied" not in outcomes  # exchange + SDK; no replay, no provoked refusal
     assert lab.connection.anthropic["admin_token"] not in output.read_text()  # no secret in the evidence
 
 
@@ -78,7 +78,7 @@ def test_azure_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path
     lab = lab_of(fresh_stack)
     entra, imds = lab.section("entra"), lab.section("azure")
     vm = next(i for i in entra["identities"] if i["name"] == "wif-lab-vm")
-    fed = _entra_federation(lab, vm["object_id"], 86400)
+    fed = _entra_federation(lab, vm["object_id"], 90000)
     monkeypatch.delenv("WIF_LAB_CONNECTION", raising=False)
     monkeypatch.delenv("WIF_LAB_ADMIN_TOKEN", raising=False)
     if with_admin_token:
