@@ -121,4 +121,4 @@ def main(args: argparse.Namespace) -> int:
 def _text(report: Report) -> str:
     verdict = ("every check passed" if report.ok else
                "fix the FAIL rows from the top: later checks often fail because of an earlier one")
-    return f"{report!r}\n\n{verdict} (exit status {report.exit_code})"
+    return f"{report.lines()}\n\n{verdict} (exit status {report.exit_code})"

@@ -49,14 +49,14 @@ def check_url(ctx: Context) -> Check:
     if url is None:
         return Check("issuer.url", title, OK, "the issuer's keys are registered inline: Anthropic fetches nothing")
     problem = reachability_problem(url)
-    data = {"url": url}
+    data = {"url": url, "problem": problem}
     if problem is None:
         return Check("issuer.url", title, OK, f"{url}: https on 443 with a public DNS name", data=data)
     if ctx.is_lab or _loopback(ctx.rb.base_url):
         return Check("issuer.url", title, LAB_NOTE,
-                     f"{url}: {problem}. The lab's issuers live on this machine, where its Claude API can reach them "
-                     "(a documented lab deviation); a real issuer must be https on port 443 with a public DNS name",
-                     data=data)
+                     f"{url}: the lab's issuers live on this machine, on loopback ports, where its Claude API can "
+                     "reach them (a documented lab deviation); a real issuer must be https on port 443 with a public "
+                     "DNS name", data=data)
     return Check("issuer.url", title, FAIL, f"{url}: {problem}, so Anthropic's servers cannot fetch its keys",
                  "serve the discovery document and JWKS over https on 443 under a public DNS name, or register the "
                  "issuer with jwks type inline (the public keys pasted) when the identity provider is private", data)

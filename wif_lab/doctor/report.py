@@ -8,6 +8,7 @@ quoted. The exit code is 0 only when no check failed (``strict``: and none warne
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,8 +80,22 @@ class Report(ShownAsTable):
         return f"wif-lab doctor: {', '.join(parts)}"
 
     def table(self) -> Table:
+        if not any(c.fix for c in self.checks):  # nothing to fix: no column of dashes
+            return Table(self.headline(), ["check", "result", "found"], [(c.title, c.status, c.found)
+                                                                          for c in self.checks])
         rows = [(c.title, c.status, c.found, c.fix or "—") for c in self.checks]
         return Table(self.headline(), ["check", "result", "found", "fix"], rows)
+
+    def lines(self, width: int = 100) -> str:
+        """The report for a terminal: one block per check, what to fix under each one that is not ok."""
+        out = [self.headline(), ""]
+        for check in self.checks:
+            out.append(f"{check.status:<9} {check.title}")
+            out.extend(textwrap.wrap(check.found, width, initial_indent=" " * 10, subsequent_indent=" " * 10))
+            if check.fix and check.status != OK:
+                out.extend(textwrap.wrap("fix: " + check.fix, width, initial_indent=" " * 10,
+                                         subsequent_indent=" " * 15))
+        return "\n".join(out)
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "exit_code": self.exit_code, "strict": self.strict,

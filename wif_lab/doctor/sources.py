@@ -7,6 +7,7 @@ or shows the token: :meth:`read` hands back a :class:`~wif_lab.redact.Secret`.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,7 +122,8 @@ class ProviderSource:
 
 def describe(function: Callable[[], str]) -> str:
     """A readable name for a token function: its own repr when it has one, else its qualified name."""
-    if type(function).__repr__ is not object.__repr__ and not callable(getattr(function, "__code__", None)):
-        return repr(function)
+    plain = hasattr(function, "__code__") or isinstance(function, functools.partial)
+    if not plain and type(function).__repr__ is not object.__repr__:
+        return repr(function)  # an object that describes itself (OktaTokenProvider)
     name = getattr(function, "__qualname__", None) or type(function).__name__
     return name.replace("<locals>.", "") + "()"
