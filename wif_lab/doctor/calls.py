@@ -15,6 +15,15 @@ MESSAGES_PATH = "/v1/messages"
 API_VERSION = "2023-06-01"
 OAUTH_BETA = "oauth-2025-04-20"
 DEFAULT_MODEL = "claude-haiku-4-5"
+# History reasons no earlier check can see coming (the rest have a row of their own above).
+REASON_FIXES = {
+    "jti_reused": "present a fresh token: each jti is exchanged once (fetch a new token per exchange; a token file "
+                  "changes at the next rotation), or switch off the issuer's check_jti knowingly",
+    "scope_not_allowed": "the rule's oauth_scope: workspace:developer or workspace:inference for a workload",
+    "organization_mismatch": "organization_id must be the organization the rule belongs to",
+    "jwks_fetch_failed": "Anthropic could not fetch the keys: the issuer must answer on public https (see the issuer "
+                         "rows), or register its keys inline",
+}
 
 
 def check_exchange(ctx: Context) -> Check:
@@ -25,12 +34,14 @@ def check_exchange(ctx: Context) -> Check:
     except ExchangeRefused as exc:
         data: dict[str, Any] = {"status": exc.status, "error": exc.error, "request_id": exc.request_id}
         found = f"refused: HTTP {exc.status} {exc.error}: {exc.description}"
+        fix = exc.hint or "the authentication history for this rule"
         event = ctx.rb.event_for(exc.request_id)
         if event is not None:
             reason = event.get("status", {}).get("reason")
             data["event_reason"] = reason
             found += f"; the authentication history says {reason}"
-        return Check("exchange", title, FAIL, found, exc.hint or "the authentication history for this rule", data)
+            fix = REASON_FIXES.get(str(reason), f"{reason}: the failing row above says what to change")
+        return Check("exchange", title, FAIL, found, fix, data)
     except WifLabError as exc:
         return Check("exchange", title, FAIL, exc.message, exc.hint or "the Claude API base URL")
     ctx.exchanged = result

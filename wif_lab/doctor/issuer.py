@@ -33,14 +33,18 @@ def jwks_mode(ctx: Context) -> dict[str, Any]:
 
 
 def dialed_url(ctx: Context) -> str | None:
-    """What Anthropic fetches first: the discovery base (the issuer URL unless overridden), or the JWKS URL."""
+    """What Anthropic fetches first: the discovery base (the issuer URL unless overridden), or the JWKS URL.
+
+    The token's ``iss`` stands for the issuer URL: a registered URL that differs from it is its own finding
+    (the registered-issuer check), and with it no token verifies anyway.
+    """
     assert ctx.decoded is not None
     jwks = jwks_mode(ctx)
     if jwks.get("type") == "inline":
         return None
     if jwks.get("type") == "explicit_url":
         return str(jwks.get("url"))
-    return str(jwks.get("discovery_base") or getattr(ctx.issuer, "issuer_url", None) or ctx.decoded.issuer)
+    return str(jwks.get("discovery_base") or ctx.decoded.issuer)
 
 
 def check_url(ctx: Context) -> Check:
@@ -132,7 +136,7 @@ def check_discovery(ctx: Context) -> Check:
         return skipped("issuer.discovery", title, f"the issuer registers its keys as {jwks.get('type')}: Anthropic "
                        "reads no discovery document")
     iss = str(ctx.decoded.issuer)
-    base = str(jwks.get("discovery_base") or getattr(ctx.issuer, "issuer_url", None) or iss)
+    base = str(jwks.get("discovery_base") or iss)
     url = base.rstrip("/") + "/.well-known/openid-configuration"
     data: dict[str, Any] = {"url": url, "iss": iss}
     try:
@@ -155,8 +159,10 @@ def check_discovery(ctx: Context) -> Check:
         return Check("issuer.discovery", title, FAIL,
                      f"the document names issuer {doc.get('issuer')!r}, the token's iss is {iss!r} "
                      f"({difference(iss, str(doc.get('issuer')))})",
-                     "the token must come from the issuer whose document this is: check which authorization server "
-                     "or tenant issued it", data)
+                     ("the issuer's jwks.discovery_base must be the base of the token's own issuer (or leave it "
+                      "out)" if jwks.get("discovery_base") else
+                      "the identity provider's discovery document must name the issuer its tokens carry: check "
+                      "which authorization server or tenant issued the token"), data)
     return Check("issuer.discovery", title, OK, f"{url} names issuer {iss}, the token's iss byte for byte",
                  data=data)
 

@@ -21,6 +21,18 @@ ADMIN_FIX = (f"{ENV_ADMIN_TOKEN} must be an org:admin OAuth token of this organi
              "org:admin`); Admin API keys are not accepted there")
 
 
+RULE_FIXES = {
+    "issuer": "register the issuer with the token's iss byte for byte (see Registered issuer)",
+    "issuer_active": "register the issuer again and point the rule at it",
+    "rule_active": "create the rule again (an archived rule cannot be restored)",
+    "audience": "set the rule's audience to a value of the token's aud, or have the identity provider put "
+                "https://api.anthropic.com there",
+    "claims": "change the rule's match to what the token carries (its claims are in the JWT row's data), or have "
+              "the identity provider put what the rule expects in the token",
+}
+RULE_FIXES["subject_prefix"] = RULE_FIXES["condition"] = RULE_FIXES["claims"]
+
+
 def _read_failure(check_id: str, title: str, what: str, exc: anthropic.APIError) -> Check:
     status = getattr(exc, "status_code", None)
     if status == 404:
@@ -89,9 +101,9 @@ def check_rule(ctx: Context) -> Check:
     data["verdicts"] = {v.matcher: v.code for v in verdicts}
     failures = [v for v in verdicts if not v.passed]
     if failures:
+        fixes = dict.fromkeys(RULE_FIXES.get(v.matcher.split(".")[0], RULE_FIXES["claims"]) for v in failures)
         return Check("anthropic.rule", title, FAIL, "; ".join(f"{v.matcher}: {v.reason}" for v in failures),
-                     "change the rule's match to what the token really carries (claims shown above), or fix the "
-                     "identity provider so the token carries what the rule expects", data)
+                     "; ".join(fixes), data)
     matchers = ", ".join(v.matcher for v in verdicts)
     return Check("anthropic.rule", title, OK, f"rule {rule.name} ({rule.id}) accepts these claims: {matchers} pass",
                  data=data)
