@@ -28,6 +28,16 @@ AZURE_NOTEBOOK = NOTEBOOK_DIR / "02_azure_managed_identity.ipynb"
 AKS_NOTEBOOK = NOTEBOOK_DIR / "03_aks_entra_workload_identity.ipynb"
 
 
+@pytest.fixture(autouse=True)
+def _no_credentials_of_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The notebook's doctor reads the kernel's environment: a developer's own ANTHROPIC_* must not leak in."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("ANTHROPIC_", "OKTA_")):
+            monkeypatch.delenv(name)
+
+
 def _anthropic_parameters(lab: Lab, fed: Federation) -> dict[str, str]:
     """What a platform engineer copies from the Console into the parameters cell."""
     return {"anthropic_base_url": lab.base_url, "organization_id": lab.organization_id,
@@ -82,7 +92,8 @@ def test_okta_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path,
     outcomes = [e["status"]["outcome"] for e in lab.events(federation_rule_id=fed.rule.id, limit=50)]
     assert outcomes.count("success") >= 2 and "denied" not in outcomes  # exchange + SDK; no replay, no provoked refusal
     assert "skipped in live mode: it would present a used token" in shown  # the replay demo said why it was skipped
-    assert _doctor_headline(shown) == "wif-lab doctor: 14 ok, 1 lab notes"  # the loopback issuer: a lab note
+    headline = _doctor_headline(shown)  # the loopback issuer is a lab note; nothing fails
+    assert "failed" not in headline and "1 lab notes" in headline and "skipped" not in headline
     assert lab.connection.anthropic["admin_token"] not in output.read_text()  # no secret in the evidence
 
 
@@ -140,7 +151,8 @@ def test_aks_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path,
     assert "service account 'test-sa-" in shown                     # Messages ran as the rule's target
     outcomes = [e["status"]["outcome"] for e in lab.events(federation_rule_id=fed.rule.id, limit=50)]
     assert outcomes.count("success") >= 2 and "denied" not in outcomes  # a live runbook provokes no refusal
-    assert _doctor_headline(shown) == "wif-lab doctor: 14 ok, 1 lab notes"
+    headline = _doctor_headline(shown)
+    assert "failed" not in headline and "1 lab notes" in headline and "skipped" not in headline
     assert lab.connection.anthropic["admin_token"] not in output.read_text()
 
 
