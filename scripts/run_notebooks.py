@@ -18,7 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="*", help="names or prefixes, e.g. 01_okta (default: all)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                        help="papermill parameter, e.g. -p mode live (repeatable)")
+                        help="a parameter of the notebooks' parameters cell, e.g. -p mode live (repeatable; an unknown "
+                        "name stops the run before anything executes)")
     parser.add_argument("--output-dir", help="where executed notebooks go (default build/notebooks)")
     parser.add_argument("--timeout", type=int, default=120, help="seconds per cell (default 120)")
     return parser

@@ -45,7 +45,7 @@ def federate_identity(lab: Lab, name: str, **issuer: Any) -> Federation:
     entra = lab.section("entra")
     match = {"audience": audience_app(lab), "claims": {"oid": identity(lab, name)["object_id"],
                                                        "tid": entra["tenant_id"]}}
-    issuer.setdefault("max_jwt_lifetime_seconds", 86400)
+    issuer.setdefault("max_jwt_lifetime_seconds", 90000)  # managed-identity tokens live 86,700 s
     return federate(lab, issuer_url=entra["issuer_v2"], match=match, **issuer)
 
 

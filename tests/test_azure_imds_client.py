@@ -63,8 +63,8 @@ def test_system_assigned_token(section: dict, entra: EntraMock) -> None:
     assert claims["oid"] == entra.identity("wif-lab-vm").object_id
     assert claims["aud"] == entra.app("claude-api-federation").app_id
     assert token.resource == section["resource"]
-    assert 86000 < token.expires_in <= 86399 and token.ext_expires_in == 86399
-    assert token.expires_on - token.not_before == 86399
+    assert 86000 < token.expires_in <= 86400 and token.ext_expires_in == 86400
+    assert token.expires_on - token.not_before == 86700  # 24 h + 5 min: iat/nbf backdated, as on real VMs
 
 
 def test_user_assigned_by_name(section: dict, entra: EntraMock) -> None:

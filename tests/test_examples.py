@@ -110,7 +110,7 @@ def vm_rule(rb: Runbook, the_lab: Lab) -> Any:
     vm = entra_identity(the_lab, "wif-lab-vm")  # the VM's system-assigned identity
     return register(rb, "examples-azure-vm", entra["issuer_v2"],
                     {"audience": audience_app(the_lab), "claims": {"oid": vm["object_id"], "tid": entra["tenant_id"]}},
-                    max_jwt_lifetime_seconds=86400)
+                    max_jwt_lifetime_seconds=90000)
 
 
 def test_azure_vm_sdk_program(rb: Runbook, vm_rule: Any, the_lab: Lab) -> None:

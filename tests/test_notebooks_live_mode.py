@@ -8,18 +8,34 @@ runbook. Lab-only steps must be skipped with a note, and the main path must succ
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
-from tests.helpers import Federation, federate, lab_of
+from tests.helpers import Federation, federate, lab_of, typed_mock
+from wif_lab.cli import main as cli_main
 from wif_lab.lab import Lab
+from wif_lab.mock.okta import OktaMock
 from wif_lab.mock.stack import MockStack
-from wif_lab.runner import NOTEBOOK_DIR, execute
+from wif_lab.providers.okta import new_dpop_key
+from wif_lab.runner import NOTEBOOK_DIR, execute, typed_parameters
 
+AUDIENCE = "https://api.anthropic.com"
 OKTA_NOTEBOOK = NOTEBOOK_DIR / "01_okta.ipynb"
 AZURE_NOTEBOOK = NOTEBOOK_DIR / "02_azure_managed_identity.ipynb"
 AKS_NOTEBOOK = NOTEBOOK_DIR / "03_aks_entra_workload_identity.ipynb"
+
+
+@pytest.fixture(autouse=True)
+def _no_credentials_of_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The notebook's doctor reads the kernel's environment: a developer's own ANTHROPIC_* must not leak in."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("ANTHROPIC_", "OKTA_")):
+            monkeypatch.delenv(name)
 
 
 def _anthropic_parameters(lab: Lab, fed: Federation) -> dict[str, str]:
@@ -42,6 +58,19 @@ def _outputs(path: Path) -> str:
     return json.dumps([c.get("outputs", []) for c in cells if c["cell_type"] == "code"])
 
 
+def _doctor_headline(shown: str) -> str:
+    """The headline of the notebook's doctor section ("wif-lab doctor: 14 ok, 1 lab notes")."""
+    found = re.search(r"wif-lab doctor: [^\\<\n]*", shown)
+    assert found, "the notebook's doctor section did not run"
+    return found.group(0)
+
+
+def _okta_parameters(okta: dict, app: dict | None = None) -> dict[str, str]:
+    app = app or okta
+    return {"mode": "live", "okta_issuer": okta["issuer"], "okta_client_id": app["client_id"],
+            "okta_private_key": app["private_key"], "okta_key_id": app["key_id"]}
+
+
 @pytest.mark.skipif(not OKTA_NOTEBOOK.exists(), reason="the Okta notebook is not committed yet")
 def test_okta_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,12 +80,7 @@ def test_okta_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path,
                    match={"subject_prefix": okta["client_id"], "audience": "https://api.anthropic.com"})
     monkeypatch.delenv("WIF_LAB_CONNECTION", raising=False)
     monkeypatch.setenv("WIF_LAB_ADMIN_TOKEN", lab.connection.anthropic["admin_token"])
-    parameters = {
-        "mode": "live",
-        "okta_issuer": okta["issuer"], "okta_client_id": okta["client_id"],
-        "okta_private_key": okta["private_key"], "okta_key_id": okta["key_id"],
-        **_anthropic_parameters(lab, fed),
-    }
+    parameters = {**_okta_parameters(okta), **_anthropic_parameters(lab, fed)}
     output = tmp_path / "01_okta.live.ipynb"
     result = execute(OKTA_NOTEBOOK, output, parameters, timeout=60)
     assert result.ok, result.error
@@ -66,7 +90,10 @@ def test_okta_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path,
     assert "would be accepted" in shown                          # preflight read the rule back
     assert "service account 'test-sa-" in shown                 # Messages ran as the rule's target
     outcomes = [e["status"]["outcome"] for e in lab.events(federation_rule_id=fed.rule.id, limit=50)]
-    assert outcomes.count("success") >= 2 and "denied" in outcomes  # exchange + SDK; the replay demo
+    assert outcomes.count("success") >= 2 and "denied" not in outcomes  # exchange + SDK; no replay, no provoked refusal
+    assert "skipped in live mode: it would present a used token" in shown  # the replay demo said why it was skipped
+    headline = _doctor_headline(shown)  # the loopback issuer is a lab note; nothing fails
+    assert "failed" not in headline and "1 lab notes" in headline and "skipped" not in headline
     assert lab.connection.anthropic["admin_token"] not in output.read_text()  # no secret in the evidence
 
 
@@ -78,7 +105,7 @@ def test_azure_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path
     lab = lab_of(fresh_stack)
     entra, imds = lab.section("entra"), lab.section("azure")
     vm = next(i for i in entra["identities"] if i["name"] == "wif-lab-vm")
-    fed = _entra_federation(lab, vm["object_id"], 86400)
+    fed = _entra_federation(lab, vm["object_id"], 90000)
     monkeypatch.delenv("WIF_LAB_CONNECTION", raising=False)
     monkeypatch.delenv("WIF_LAB_ADMIN_TOKEN", raising=False)
     if with_admin_token:
@@ -93,6 +120,9 @@ def test_azure_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path
     assert "skipped" in shown
     assert ("would be accepted" in shown) is with_admin_token
     assert "service account 'test-sa-" in shown
+    assert "skipped in live mode: it asks your VM's IMDS" in shown  # no IMDS error provoked on a real VM
+    headline = _doctor_headline(shown)
+    assert "failed" not in headline and ("skipped" in headline) is not with_admin_token
     assert lab.connection.anthropic["admin_token"] not in output.read_text()
 
 
@@ -121,4 +151,110 @@ def test_aks_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path,
     assert "service account 'test-sa-" in shown                     # Messages ran as the rule's target
     outcomes = [e["status"]["outcome"] for e in lab.events(federation_rule_id=fed.rule.id, limit=50)]
     assert outcomes.count("success") >= 2 and "denied" not in outcomes  # a live runbook provokes no refusal
+    headline = _doctor_headline(shown)
+    assert "failed" not in headline and "1 lab notes" in headline and "skipped" not in headline
     assert lab.connection.anthropic["admin_token"] not in output.read_text()
+
+
+# --- live mode that helps: DPoP, client secrets, parameter mistakes ---------------------------------
+
+
+@pytest.mark.skipif(not OKTA_NOTEBOOK.exists(), reason="the Okta notebook is not committed yet")
+def test_okta_notebook_live_with_an_app_that_requires_dpop(fresh_stack: MockStack, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new Okta app left at its defaults ("Require DPoP"): okta_dpop_key makes the runbook send proofs."""
+    lab = lab_of(fresh_stack)
+    okta = lab.section("okta")
+    app = okta["new_app"]
+    assert app["require_dpop"]
+    fed = federate(lab, issuer_url=okta["issuer"], match={"subject_prefix": app["client_id"], "audience": AUDIENCE})
+    key = tmp_path / "dpop.pem"
+    key.write_bytes(new_dpop_key().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                 serialization.NoEncryption()))
+    monkeypatch.delenv("WIF_LAB_CONNECTION", raising=False)
+    monkeypatch.setenv("WIF_LAB_ADMIN_TOKEN", lab.connection.anthropic["admin_token"])
+    parameters = {**_okta_parameters(okta, app), "okta_dpop_key": str(key), **_anthropic_parameters(lab, fed)}
+    output = tmp_path / "01.dpop.ipynb"
+    result = execute(OKTA_NOTEBOOK, output, parameters, timeout=60)
+    assert result.ok, result.error
+    shown = _outputs(output)
+    assert "token_type='DPoP'" in shown and "header DPoP" in shown
+    assert "skipped: examples/okta/sdk_client_credentials.py authenticates with private_key_jwt and no DPoP" in shown
+    outcomes = [e["status"]["outcome"] for e in lab.events(federation_rule_id=fed.rule.id, limit=50)]
+    assert outcomes.count("success") >= 2 and "denied" not in outcomes
+
+
+@pytest.mark.skipif(not OKTA_NOTEBOOK.exists(), reason="the Okta notebook is not committed yet")
+def test_okta_notebook_live_with_a_client_secret_from_the_environment(fresh_stack: MockStack, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    lab = lab_of(fresh_stack)
+    okta = lab.section("okta")
+    mock = typed_mock(fresh_stack, "okta", OktaMock)
+    app = mock.create_service_app("secret workload", token_endpoint_auth_method="client_secret_basic",
+                                  require_dpop=False)
+    assert mock.lab_server is not None and app.client_secret
+    mock.lab_server.add_policy_rule("Anthropic workloads", clients=[app], scopes=["anthropic.access"])
+    fed = federate(lab, issuer_url=okta["issuer"], match={"subject_prefix": app.client_id, "audience": AUDIENCE})
+    monkeypatch.delenv("WIF_LAB_CONNECTION", raising=False)
+    monkeypatch.setenv("WIF_LAB_ADMIN_TOKEN", lab.connection.anthropic["admin_token"])
+    monkeypatch.setenv("OKTA_CLIENT_SECRET", app.client_secret)
+    parameters = {"mode": "live", "okta_issuer": okta["issuer"], "okta_client_id": app.client_id,
+                  "okta_client_auth": "client_secret_basic", **_anthropic_parameters(lab, fed)}
+    output = tmp_path / "01.secret.ipynb"
+    result = execute(OKTA_NOTEBOOK, output, parameters, timeout=60)
+    assert result.ok, result.error
+    text = output.read_text()
+    assert app.client_secret not in text  # never a parameter, never shown
+    assert "client_secret_basic: the client secret from OKTA_CLIENT_SECRET" in _outputs(output)
+
+
+@pytest.mark.parametrize("notebook, parameters, names, where", [
+    (OKTA_NOTEBOOK, {"okta_issuer": "https://example.okta.com/oauth2/default"}, "okta_client_id",
+     "Applications → your API Services app"),
+    (AZURE_NOTEBOOK, {"tenant_id": "11111111-2222-4333-8444-555555555555"}, "resource", "Expose an API"),
+], ids=["okta", "azure"])
+def test_live_parameter_mistakes_fail_fast_with_the_notebooks_names(fresh_stack: MockStack, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch, notebook: Path,
+                                                                   parameters: dict[str, str], names: str,
+                                                                   where: str) -> None:
+    lab = lab_of(fresh_stack)
+    fed = federate(lab, issuer_url=lab.section("okta")["issuer"], match={"audience": AUDIENCE,
+                                                                         "subject_prefix": "x"})
+    monkeypatch.delenv("WIF_LAB_CONNECTION", raising=False)
+    output = tmp_path / notebook.name
+    result = execute(notebook, output, {"mode": "live", **parameters, **_anthropic_parameters(lab, fed)}, timeout=60)
+    assert not result.ok
+    assert f"live mode needs these parameters: {names}" in result.error
+    cells = [c for c in json.loads(output.read_text())["cells"] if c["cell_type"] == "code"]
+    errors = [json.dumps(c["outputs"], ensure_ascii=False) for c in cells
+              if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    assert len(errors) == 1 and where in errors[0]  # one cell failed, saying where to find the value
+
+
+def test_live_runbook_names_the_missing_anthropic_ids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WIF_LAB_CONNECTION", raising=False)
+    output = tmp_path / "01.ids.ipynb"
+    result = execute(OKTA_NOTEBOOK, output, {"mode": "live", "organization_id": "00000000-0000-4000-8000-000000000001"},
+                     timeout=60)
+    assert not result.ok and "federation_rule_id, service_account_id" in result.error
+
+
+def test_an_unknown_parameter_stops_the_run_before_any_cell(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli_main(["notebooks", "run", "01_okta", "-p", "mdoe", "live", "--output-dir", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "01_okta.ipynb has no parameter 'mdoe' (did you mean 'mode'?)" in err and "nothing was run" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_id_parameters_stay_strings(tmp_path: Path) -> None:
+    assert typed_parameters(OKTA_NOTEBOOK, {"okta_key_id": "1", "organization_id": "0012"}) == {
+        "okta_key_id": "1", "organization_id": "0012"}
+    numbered = tmp_path / "n.ipynb"
+    numbered.write_text(json.dumps({"cells": [{"cell_type": "code", "id": "p", "metadata": {"tags": ["parameters"]},
+                                               "source": "retries = 3\nlabel = 'x'\n", "outputs": [],
+                                               "execution_count": None}],
+                                    "metadata": {"kernelspec": {"name": "python3", "language": "python",
+                                                                "display_name": "Python 3"}},
+                                    "nbformat": 4, "nbformat_minor": 5}))
+    assert typed_parameters(numbered, {"retries": "5", "label": "7"}) == {"retries": 5, "label": "7"}

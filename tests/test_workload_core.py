@@ -115,9 +115,9 @@ def test_run_with_no_notebooks_says_so(tmp_path: Path, capsys: pytest.CaptureFix
     assert "No notebooks found" in capsys.readouterr().out
 
 
-def test_parameters_parse_json_values_and_keep_strings() -> None:
+def test_parameters_stay_as_typed_until_a_notebook_types_them() -> None:
     assert parse_parameters([("mode", "live"), ("n", "3"), ("flag", "true"), ("path", "/x/y")]) == {
-        "mode": "live", "n": 3, "flag": True, "path": "/x/y"}
+        "mode": "live", "n": "3", "flag": "true", "path": "/x/y"}
 
 
 def test_normalise_drops_volatile_metadata_and_stateless_widget_metadata() -> None:

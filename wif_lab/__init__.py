@@ -21,6 +21,15 @@ from .tokens import DecodedToken, decode, verify
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    """``wl.doctor`` on first use: it imports the SDK's credential chain, which plain lab use does not need."""
+    if name == "doctor":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.doctor")
+    raise AttributeError(f"module 'wif_lab' has no attribute {name!r}")
+
 __all__ = [
     "ConfigurationError",
     "DecodedToken",
@@ -36,6 +45,7 @@ __all__ = [
     "connect",
     "decode",
     "display",
+    "doctor",
     "examples",
     "exchange",
     "open_runbook",

@@ -1,4 +1,4 @@
-"""``wif-lab``: serve the mock stack for a workshop, run notebooks headless, regenerate outputs."""
+"""``wif-lab``: serve the mock stack for a workshop, run notebooks headless, regenerate outputs, check a real setup."""
 
 from __future__ import annotations
 
@@ -140,6 +140,33 @@ def _run(args: argparse.Namespace) -> int:
                output_dir=Path(args.output_dir) if args.output_dir else BUILD_DIR, timeout=args.timeout)
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from .doctor.cli import main
+
+    return main(args)
+
+
+def _doctor_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mode", choices=("live", "mock"), default="live",
+                        help="live (default): the services this environment names; mock: the lab named by "
+                        "WIF_LAB_CONNECTION (loopback issuers are then lab notes, not failures)")
+    parser.add_argument("--provider", choices=("file", "okta", "azure-imds", "aks"),
+                        help="how to get the identity token: file (--token-file, or the SDK's own token file; the "
+                        "default), okta (client credentials), azure-imds (a VM's managed identity), aks (hop 1 "
+                        "with the pod's projected token)")
+    parser.add_argument("--token-file", help="the identity token file to check (default: the one the SDK would read)")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                        help="a value under the notebooks' parameter name, e.g. -p federation_rule_id fdrl_…, "
+                        "-p okta_issuer https://…; secrets come from the environment (WIF_LAB_ADMIN_TOKEN, "
+                        "OKTA_CLIENT_SECRET), never from here")
+    parser.add_argument("--exchange", action="store_true",
+                        help="also exchange the token and make one Messages call (presents the token once: a token "
+                        "with a jti cannot be exchanged again)")
+    parser.add_argument("--model", default="claude-haiku-4-5", help="the model of --exchange's call")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON (secret-free) for a pipeline")
+    parser.add_argument("--strict", action="store_true", help="warnings and skipped checks fail the run too")
+
+
 def _regen(args: argparse.Namespace) -> int:
     from .runner import regen
 
@@ -166,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = nbs.add_parser("run", help="run notebooks headless with papermill (default: all)")
     run.add_argument("notebooks", nargs="*", help="names or prefixes, e.g. 01_okta")
     run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                     help="papermill parameter, e.g. -p mode live")
+                     help="a parameter of the notebooks' parameters cell, e.g. -p mode live; an unknown name stops "
+                     "the run before anything executes, and a value stays a string where the default is one")
     run.add_argument("--output-dir", help="where executed notebooks go (default build/notebooks)")
     run.add_argument("--timeout", type=int, default=120, help="seconds per cell (default 120)")
     run.set_defaults(func=_run)
@@ -174,6 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
     regen.add_argument("notebooks", nargs="*")
     regen.add_argument("--timeout", type=int, default=120)
     regen.set_defaults(func=_regen)
+
+    doctor = sub.add_parser("doctor", help="check a real federation setup step by step and say what to fix",
+                            description="Check a workload's federation setup step by step (environment, identity "
+                            "token, issuer, registered issuer and rule, workspace; --exchange: the exchange and one "
+                            "Messages call) and say what to fix, without printing a secret. Run it where the "
+                            "workload runs. Exit status 0: no check failed; 1: a check failed; 2: usage error.")
+    _doctor_arguments(doctor)
+    doctor.set_defaults(func=_doctor)
     return parser
 
 

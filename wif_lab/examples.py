@@ -58,6 +58,7 @@ _RUNBOOK_PREFIXES = ("ANTHROPIC_", "OKTA_", "CLAUDE_")
 _PLATFORM_PREFIXES = ("AZURE_", "IDENTITY_", "MSI_", "IMDS_")
 CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 NODE_CA_VARIABLE = "NODE_EXTRA_CA_CERTS"  # Node adds this PEM bundle to its trust store (TypeScript examples)
+IMDS_HOST_VARIABLE = "AZURE_POD_IDENTITY_AUTHORITY_HOST"
 TOOLS = {".sh": ("bash", "curl", "jq")}
 _SECRET_NAME = re.compile(r"TOKEN$|SECRET|PASSWORD|API_KEY$|^IDENTITY_HEADER$")
 
@@ -193,6 +194,9 @@ def environment(rb: Runbook, name: str, *, settings: Mapping[str, Any] | None = 
         values["ANTHROPIC_WORKSPACE_ID"] = rb.workspace_id
     if model:
         values["CLAUDE_MODEL"] = model
+    settings = dict(settings)
+    if directory == "azure_vm" and not settings.get("imds_url") and os.environ.get(IMDS_HOST_VARIABLE):
+        settings["imds_url"] = os.environ[IMDS_HOST_VARIABLE]  # the machine's IMDS, as the notebook's client uses it
     for key, variable in SETTINGS_ENV[directory].items():
         value = settings.get(key)
         if not value:
@@ -276,6 +280,14 @@ def _tail(text: str, lines: int = 15) -> str:
     return redact_text("\n".join(text.strip().splitlines()[-lines:]))
 
 
+def _okta_unsupported(name: str, settings: Mapping[str, Any] | None) -> str:
+    if not name.startswith("okta/") or settings is None:
+        return ""
+    method = settings.get("auth_method") or ("private_key_jwt" if settings.get("private_key") else "a client secret")
+    uses = ([str(method)] if method != "private_key_jwt" else []) + (["DPoP"] if settings.get("dpop_key") else [])
+    return " and ".join(uses)
+
+
 def _command(path: Path) -> tuple[list[str], Path]:
     """How to run the example, and in which folder."""
     if path.suffix == ".py":
@@ -295,15 +307,21 @@ def _command(path: Path) -> tuple[list[str], Path]:
 
 def run(name: str, rb: Runbook, *, settings: Mapping[str, Any] | None = None, rule: Any = None,
         profile: str | None = None, model: str | None = None, timeout: float = DEFAULT_TIMEOUT,
-        check: bool = True, lab_only: bool = False) -> ExampleRun | Note:
+        check: bool = True, lab_only: str = "") -> ExampleRun | Note:
     """Run ``examples/<name>`` as its own process with :func:`environment`; raise if it fails (``check``).
 
-    ``lab_only``: the run needs objects only the lab created (a second rule, say); live mode skips it.
+    The Okta programs authenticate as the guide sets the app up (private_key_jwt, DPoP off): settings for
+    another client authentication or DPoP get a note saying so instead of a run that Okta would refuse.
+    ``lab_only`` says why a run belongs to the lab (e.g. it needs objects only the lab registered): in live
+    mode the program is then not run, and the note gives that reason.
     """
-    if lab_only and rb.lab is None:
-        return Note(f"live mode: skipped examples/{name} here (it needs objects this runbook only creates in "
-                    "the lab); run it where the workload runs, with its own issuer and rule")
     path = path_of(name)
+    if rb.lab is None and lab_only:
+        return Note(f"skipped in live mode: {lab_only}")
+    unsupported = _okta_unsupported(name, settings)
+    if unsupported:
+        return Note(f"skipped: examples/{name} authenticates with private_key_jwt and no DPoP, as the guide sets "
+                    f"the app up; these settings use {unsupported}. The notebook's own client above handles both.")
     env = environment(rb, name, settings=settings, rule=rule, profile=profile, model=model)
     command, cwd = _command(path)
     try:

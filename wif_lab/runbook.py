@@ -20,6 +20,7 @@ from .display import ShownAsTable, Table, event_detail, event_summary, summary, 
 from .errors import ConfigurationError, ExchangeRefused, WifLabError
 from .exchange import ExchangeResult, exchange
 from .lab import Lab, connect
+from .parameters import SECRET_VARIABLES, credential_problem, missing_message
 from .redact import Secret, redact, secret
 from .rules import Evaluation, WorkspaceContext, evaluate
 from .tokens import Verify, decode
@@ -159,11 +160,17 @@ class Runbook:
             return Settings(merged)
         missing = [k for k in (required or tuple(params)) if k not in given]
         if missing:
-            raise ConfigurationError(
-                f"live mode needs these parameters: {', '.join(missing)}",
-                hint="set them in the parameters cell, or pass them with papermill -p NAME VALUE",
-            )
-        return Settings({k: given.get(k) for k in params})
+            message, hint = missing_message(provider, missing)
+            raise ConfigurationError(message, hint=hint)
+        values = {k: given.get(k) for k in params}
+        # Secrets come from the environment only (papermill writes parameters into the executed notebook).
+        for key, variable in SECRET_VARIABLES.get(provider, {}).items():
+            if os.environ.get(variable):
+                values[key] = os.environ[variable]
+        problem = credential_problem(provider, values)
+        if problem:
+            raise ConfigurationError(problem[0], hint=problem[1])
+        return Settings(values)
 
     def __repr__(self) -> str:
         where = "the embedded lab" if self.lab and self.lab.stack else ("an attached lab" if self.lab else "LIVE")
@@ -197,6 +204,17 @@ class Runbook:
             return None
         return fetch(object_id)
 
+    @property
+    def can_read_back(self) -> bool:
+        """Whether the Anthropic objects can be read (the lab's admin, or an org:admin token in live mode)."""
+        return self.lab is not None or bool(self._admin_token)
+
+    def _rule_issuer_id(self) -> str | None:
+        """In live mode without federation_issuer_id: the issuer the rule names, when the rule can be read."""
+        if not self._admin_token or not self.federation_rule_id:
+            return None
+        return self.admin().organization.federation.rules.retrieve(self.federation_rule_id).issuer_id
+
     def _find(self, items: Any, name: str) -> Any:
         return next((item for item in items if item.name == name), None)
 
@@ -205,7 +223,7 @@ class Runbook:
         if self.lab is None:
             if lab_only:
                 return self._skip(f"issuer {name}")
-            return self._live_lookup("the federation issuer", self.federation_issuer_id,
+            return self._live_lookup("the federation issuer", self.federation_issuer_id or self._rule_issuer_id(),
                                      lambda i: self.admin().organization.federation.issuers.retrieve(i))
         issuers = self.admin().organization.federation.issuers
         existing = self._find(issuers.list(limit=100), name)
@@ -310,9 +328,15 @@ class Runbook:
                         organization_id=self.organization_id, service_account_id=request["service_account_id"],
                         workspace_id=request["workspace_id"], verify=self.verify)
 
-    def try_exchange(self, token: str | None, *, rule: Any = None, title: str = "Exchange",
+    def try_exchange(self, token: str | None, *, rule: Any = None, title: str = "Exchange", lab_only: str = "",
                      **fields: str | None) -> Outcome:
-        """Exchange and report the outcome instead of raising, with the authentication event behind it."""
+        """Exchange and report the outcome instead of raising, with the authentication event behind it.
+
+        ``lab_only`` says why the demonstration must not reach a real organization (a replayed token, a
+        request made malformed on purpose): in live mode the step is then skipped with that reason.
+        """
+        if self.lab is None and lab_only:
+            return Outcome(title, "skipped", note=f"skipped in live mode: {lab_only}")
         if token is None or rule is None:
             return Outcome(title, "skipped", note="lab-only demonstration (skipped in live mode)")
         try:
@@ -380,8 +404,12 @@ def open_runbook(
         lab = connect(connection_file or None)
         return Runbook(mode, lab, base_url=lab.base_url, organization_id=lab.organization_id, verify=lab.ca_bundle,
                        admin_token=None, ids=ids)
-    if not organization_id:
-        raise ConfigurationError("live mode needs organization_id", hint="Console → Settings → Organization")
+    required = {"organization_id": organization_id, "federation_rule_id": federation_rule_id,
+                "service_account_id": service_account_id}
+    missing = [name for name, value in required.items() if not value]
+    if missing:
+        message, hint = missing_message("anthropic", missing)
+        raise ConfigurationError(message, hint=hint)
     # A secret never travels as a notebook parameter (papermill writes parameters into the executed
     # notebook); an optional org:admin token for reading the rule back comes from the environment.
     admin_token = os.environ.get(ENV_ADMIN_TOKEN) or None

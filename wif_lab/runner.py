@@ -7,14 +7,17 @@ line per notebook. A failed run keeps its executed notebook for reading.
 
 from __future__ import annotations
 
+import ast
+import difflib
 import json
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import ConfigurationError
 from .widgetstate import stabilise
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -115,11 +118,12 @@ def run(
     if not notebooks:
         print(f"No notebooks found in {_rel(directory)}/ — nothing to run.")
         return 0
+    typed = {nb: typed_parameters(nb, parameters or {}) for nb in notebooks}  # every name checked before any run
     mode = (parameters or {}).get("mode", "mock")
     print(f"Running {len(notebooks)} notebook(s) headless (mode={mode}); executed copies in {_rel(output_dir)}/")
     results = []
     for nb in notebooks:
-        result = execute(nb, output_dir / nb.name, parameters or {}, timeout)
+        result = execute(nb, output_dir / nb.name, typed[nb], timeout)
         print(result.line(), flush=True)
         results.append(result)
     failed = [r for r in results if not r.ok]
@@ -177,15 +181,58 @@ def regen(names: Sequence[str] = (), *, timeout: int = DEFAULT_TIMEOUT, director
     return 1 if failed else 0
 
 
-def parse_parameters(pairs: Iterable[Sequence[str]]) -> dict[str, Any]:
-    """``-p name value`` pairs; values are parsed as JSON when they look like it (numbers, true)."""
-    params: dict[str, Any] = {}
-    for name, raw in pairs:
+def parse_parameters(pairs: Iterable[Sequence[str]]) -> dict[str, str]:
+    """``-p name value`` pairs, values kept as typed: each notebook's parameters cell decides their types."""
+    return {name: raw for name, raw in pairs}
+
+
+# --- parameters, checked against each notebook's parameters cell before anything runs ---------------
+
+
+def declared_parameters(notebook: Path) -> dict[str, Any]:
+    """The parameters cell's names and default values (papermill's inspection, defaults evaluated)."""
+    import papermill as pm
+
+    declared: dict[str, Any] = {}
+    for name, info in pm.inspect_notebook(str(notebook)).items():
         try:
-            params[name] = json.loads(raw)
-        except ValueError:
-            params[name] = raw
-    return params
+            declared[name] = ast.literal_eval(str(info.get("default")))
+        except (ValueError, SyntaxError):  # an expression, not a literal: its type is unknown
+            declared[name] = None
+    return declared
+
+
+def typed_parameters(notebook: Path, given: Mapping[str, Any]) -> dict[str, Any]:
+    """``given`` checked against the notebook's parameters cell and typed after its defaults.
+
+    An unknown name is an error (a typo such as ``mdoe`` would otherwise be injected, ignored, and the
+    run would go on in the default mode). A string from the command line stays a string where the
+    default is a string — an ID like ``1`` or ``0012`` must not become a number — and is read as JSON
+    (numbers, true/false) where the default is not.
+    """
+    declared = declared_parameters(notebook)
+    unknown = [name for name in given if name not in declared]
+    if unknown:
+        guesses = {name: difflib.get_close_matches(name, list(declared), n=1) for name in unknown}
+        shown = ", ".join(f"{name!r}" + (f" (did you mean {guesses[name][0]!r}?)" if guesses[name] else "")
+                          for name in unknown)
+        raise ConfigurationError(
+            f"{notebook.name} has no parameter {shown}",
+            hint=f"its parameters cell declares: {', '.join(declared)}; nothing was run",
+        )
+    return {name: _typed(value, declared[name]) for name, value in given.items()}
+
+
+def _typed(value: Any, default: Any) -> Any:
+    if not isinstance(value, str) or isinstance(default, str):
+        return value
+    lowered = value.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 if __name__ == "__main__":  # pragma: no cover

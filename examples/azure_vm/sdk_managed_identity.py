@@ -36,8 +36,8 @@ credential = ManagedIdentityCredential(client_id=os.environ.get("AZURE_CLIENT_ID
 
 
 def fetch_entra_token() -> str:
-    # azure-identity caches the token and refreshes it before it expires; IMDS tokens live up to 24 h,
-    # so the federation issuer needs max_jwt_lifetime_seconds 86400.
+    # azure-identity caches the token and refreshes it before it expires; IMDS tokens live 24 h + 5 min
+    # (iat is backdated), so the federation issuer needs max_jwt_lifetime_seconds 86700 or more.
     return credential.get_token(SCOPE).token
 
 

@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from .base import LabContext
-from .entra import EntraError, EntraMock, ManagedIdentity
+from .entra import MI_TOKEN_BACKDATE, EntraError, EntraMock, ManagedIdentity
 from .inbound import Rejected, query_pairs
 from .managed_identity import IdentityHost, IdentityUnavailable
 
@@ -140,7 +140,7 @@ class ImdsMock:
             "client_id": identity.client_id,
             "expires_in": str(token.expires_on - int(now)),
             "expires_on": str(token.expires_on),
-            "ext_expires_in": str(token.lifetime),
+            "ext_expires_in": str(token.expires_on - token.not_before - MI_TOKEN_BACKDATE),  # validity from minting
             "not_before": str(token.not_before),
             "resource": resource,
             "token_type": "Bearer",

@@ -15,9 +15,13 @@ Follows Microsoft identity platform behaviour as documented and recorded in
 
 Lab deviations: a real v1 issuer lives on ``https://sts.windows.net/<tid>/``; here both issuer forms
 live on the mock's own host (``<base>/<tid>/`` and ``<base>/<tid>/v2.0``) so discovery by ``iss``
-stays inside the lab. Real managed-identity tokens are backdated 5 min (``exp - iat`` ≈ 86,700 s);
-the lab issues ``iat = nbf = now`` and ``exp - iat = 86,399`` so the Claude docs' issuer setting
-``max_jwt_lifetime_seconds: 86400`` accepts them as the docs promise.
+stays inside the lab.
+
+Managed-identity tokens are minted as recorded on real VMs (azure.md §4.3: two decoded tokens, both with
+``exp - iat`` = 86,700 s): ``iat`` and ``nbf`` are backdated 5 minutes and ``exp`` is 24 hours after the
+moment of minting, so ``exp - iat`` is 24 h + 5 min. The Claude docs' issuer setting
+``max_jwt_lifetime_seconds: 86400`` therefore refuses them, in the lab as on Azure; 86,700 or more accepts
+them.
 
 Workload identity federation (``POST /<tenant>/oauth2/v2.0/token``, client credentials with a
 ``jwt-bearer`` client assertion), per azure.md §2.3, §4.3 and §4.5:
@@ -89,7 +93,9 @@ from .base import LabContext
 from .outbound import FETCH_DEADLINE, MAX_DOCUMENT_BYTES, FetchFailed, fetch_json
 
 JSON_UTF8 = "application/json; charset=utf-8"
-MI_TOKEN_LIFETIME = 86399  # seconds between iat and exp for a managed-identity token
+MI_TOKEN_BACKDATE = 300  # iat and nbf of a managed-identity token lie 5 minutes before it was minted
+MI_TOKEN_VALIDITY = 86400  # and exp 24 hours after
+MI_TOKEN_LIFETIME = MI_TOKEN_BACKDATE + MI_TOKEN_VALIDITY  # exp - iat = 86,700 s, as recorded on real VMs
 SIGNING_KEYS = ("entra-1", "entra-2")  # both published; the first signs (Entra publishes spares)
 CLOUD_INSTANCE = "microsoftonline.com"
 MULTI_TENANT_ALIASES = ("common", "organizations")
@@ -835,11 +841,12 @@ class EntraMock:
 
     def mint_access_token(
         self, identity: ManagedIdentity | str, resource: str, *, now: float | None = None,
-        lifetime: int = MI_TOKEN_LIFETIME,
+        lifetime: int = MI_TOKEN_LIFETIME, backdate: int = MI_TOKEN_BACKDATE,
     ) -> AccessToken:
         """Issue an app-only access token for ``identity`` to ``resource``, as Entra does for a
         managed identity. The resource app's token version decides v1 or v2 claims; ``lifetime`` is
-        ``exp - iat`` (a day for managed identity, 60–90 min for client credentials).
+        ``exp - iat`` (a day and 5 minutes for managed identity, 60–90 min for client credentials) and
+        ``iat = nbf`` lie ``backdate`` seconds before ``now``.
 
         Raises :class:`EntraError` (AADSTS500011) if no app registration answers to ``resource``.
         """
@@ -850,7 +857,7 @@ class EntraMock:
             version = app.access_token_version if app else 0
         if app is None:
             raise resource_not_found(resource, self.tenant, now=now)
-        iat = int(now)
+        iat = int(now) - backdate
         claims: dict[str, Any] = {
             # v2: the bare app ID GUID even when api://<APP_ID> was asked for; v1: the URI as requested.
             "aud": app.app_id if version == 2 else resource,
@@ -939,7 +946,8 @@ class EntraMock:
         await self._check_signature(call, assertion, header, claims["iss"])
         if self.tenant.find_resource(resource) is None:
             raise resource_not_found(resource, self.tenant, now=call.now, correlation_id=call.correlation_id)
-        return self.mint_access_token(identity, resource, now=call.now, lifetime=self._client_credentials_lifetime())
+        return self.mint_access_token(identity, resource, now=call.now, lifetime=self._client_credentials_lifetime(),
+                                      backdate=0)
 
     def _check_request(self, call: _Call, form: Mapping[str, str], version: int) -> str:
         """The form's own rules; returns the resource: v2 names it by the single ``<resource>/.default``

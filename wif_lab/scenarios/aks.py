@@ -29,6 +29,7 @@ from ..display import WIDTH, ShownAsTable, Table, summary
 from ..errors import ConfigurationError, ProviderError, WifLabError
 from ..mock.entra import ERROR_DESCRIPTION_TAIL, EntraMock
 from ..mock.kubernetes import ANTHROPIC_VOLUME, AZURE_VOLUME, POD_MOUNT_ROOT, VOLUME_PATHS, KubernetesMock
+from ..parameters import missing_message
 from ..providers.aks import (
     CLIENT_ASSERTION_TYPE,
     PUBLIC_AUTHORITY_HOST,
@@ -109,11 +110,12 @@ def pod_settings(rb: Runbook, *, tenant_id: str = "", client_id: str = "", token
         values["authority_host"], sources["authority_host"] = PUBLIC_AUTHORITY_HOST, "default"
     missing = [key for key in ("tenant_id", "client_id", "token_file", "scope") if not values[key]]
     if missing:
+        message, where = missing_message("aks", missing)
         raise ConfigurationError(
-            f"live mode needs: {', '.join(missing)}",
+            message,
             hint=("run inside a pod labelled azure.workload.identity/use: \"true\" whose service account carries "
                   "azure.workload.identity/client-id (the webhook then sets the AZURE_* variables), or pass them "
-                  "as parameters; scope is api://<APP_ID>/.default of the app registration for the Claude API"),
+                  f"as parameters. {where}"),
         )
     return PodSettings(values, sources)
 

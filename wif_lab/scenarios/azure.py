@@ -80,8 +80,14 @@ def second_identity_token(rb: Runbook, azure: Mapping[str, Any]) -> str | None:
     return _token(rb, azure["resource"], base_url=azure.get("imds_url"), client_id=other["client_id"])
 
 
-def try_token(client: ImdsClient, title: str) -> Outcome:
-    """Ask IMDS for a token and show the answer, refusal included, instead of raising."""
+def try_token(client: ImdsClient, title: str, *, rb: Runbook | None = None, lab_only: str = "") -> Outcome:
+    """Ask IMDS for a token and show the answer, refusal included, instead of raising.
+
+    With ``rb`` in live mode and a ``lab_only`` reason (a request made to fail on purpose), the request is
+    not sent: the outcome says it was skipped, and why.
+    """
+    if rb is not None and rb.lab is None and lab_only:
+        return Outcome(title, "skipped", note=f"skipped in live mode: {lab_only}")
     try:
         answer = client.get_token()
     except WifLabError as exc:

@@ -7,11 +7,39 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..display import ShownAsTable, Table
+from ..display import ShownAsTable, Table, claims_table, summary
 from ..errors import ProviderError, WifLabError
-from ..providers.okta import OktaClient, PrivateKey
+from ..providers.okta import ASSERTION_METHODS, CLIENT_ASSERTION_TYPE, OktaClient, PrivateKey
 from ..redact import redact
-from ..runbook import Runbook
+from ..runbook import Note, Runbook
+
+SECRET_SHOWN = "‹from OKTA_CLIENT_SECRET, never shown›"
+
+
+def client_authentication(client: OktaClient) -> Table | Note:
+    """How the app proves itself to Okta: a fresh client assertion's claims, or where its secret goes."""
+    if client.auth_method in ASSERTION_METHODS:
+        signer = "the workload's private key" if client.auth_method == "private_key_jwt" else "HS256 and the secret"
+        return claims_table(client.client_assertion(), title=f"Client assertion (signed with {signer})")
+    where = "the Authorization header (Basic)" if client.auth_method == "client_secret_basic" else "the form body"
+    return Note(f"{client.auth_method}: the client secret from OKTA_CLIENT_SECRET goes in {where} of every token "
+                "request; there is no assertion to show, and the secret itself is never shown.")
+
+
+def token_request(client: OktaClient) -> Table:
+    """The token request's form (and headers) as the client sends it, secrets redacted."""
+    fields: dict[str, Any] = {"grant_type": "client_credentials", "scope": client.scope}
+    if client.auth_method in ASSERTION_METHODS:
+        fields.update(client_assertion_type=CLIENT_ASSERTION_TYPE,
+                      client_assertion=redact(client.client_assertion(), short=True))
+    elif client.auth_method == "client_secret_post":
+        fields.update(client_id=client.client_id, client_secret=SECRET_SHOWN)
+    else:
+        fields["header Authorization"] = f"Basic base64({client.client_id}:{SECRET_SHOWN})"
+    if client.dpop_key_thumbprint:
+        fields["header DPoP"] = (f"a proof signed with the DPoP key (thumbprint {client.dpop_key_thumbprint}), "
+                                 "naming POST and this URL; Okta's first answer asks for a nonce")
+    return summary("POST " + client.token_endpoint, fields)
 
 
 def second_app_client(rb: Runbook) -> OktaClient | None:
