@@ -152,7 +152,7 @@ def test_an_unregistered_resource_is_the_vague_500(the_lab: Lab, app: AppService
 def test_the_token_exchanges_through_the_anthropic_sdk(the_lab: Lab) -> None:
     chosen = identity(the_lab, "claude-inference")
     entra = the_lab.section("entra")
-    fed = federate(the_lab, issuer_url=entra["issuer_v2"], max_jwt_lifetime_seconds=86400,
+    fed = federate(the_lab, issuer_url=entra["issuer_v2"], max_jwt_lifetime_seconds=90000,
                    match={"audience": audience_app(the_lab),
                           "claims": {"oid": chosen["object_id"], "tid": entra["tenant_id"]}})
     credential = ManagedIdentityCredential(client_id=chosen["client_id"])

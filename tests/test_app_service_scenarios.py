@@ -83,7 +83,7 @@ def test_the_vm_example_runs_on_the_app(rb: Runbook, the_lab: Lab, app: Settings
     entra = the_lab.section("entra")
     oid = next(i["object_id"] for i in entra["identities"] if i["name"] == app_service.APP_IDENTITY)
     issuer = rb.register_issuer(name="app-service-scenario", issuer_url=entra["issuer_v2"],
-                                jwks={"type": "discovery"}, max_jwt_lifetime_seconds=86400, lab_only=True)
+                                jwks={"type": "discovery"}, max_jwt_lifetime_seconds=90000, lab_only=True)
     account = rb.register_service_account(name="app-service-scenario", lab_only=True)
     audience = next(a["app_id"] for a in entra["apps"] if a["name"] == "claude-api-federation")
     rule = app_service.register_app_rule(rb, app, issuer=issuer, service_account=account, audience=audience,

@@ -132,7 +132,7 @@ def app_service_rule(rb: Runbook, the_lab: Lab) -> Any:
     return register(rb, "examples-app-service", entra["issuer_v2"],
                     {"audience": audience_app(the_lab),
                      "claims": {"oid": app_identity["object_id"], "tid": entra["tenant_id"]}},
-                    max_jwt_lifetime_seconds=86400)
+                    max_jwt_lifetime_seconds=90000)
 
 
 def test_azure_vm_sdk_program_runs_unchanged_on_app_service(rb: Runbook, app_service_rule: Any, the_lab: Lab,

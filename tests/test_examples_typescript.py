@@ -90,7 +90,7 @@ def entra_rule(rb: Runbook, the_lab: Lab, name: str, identity_name: str) -> Any:
     return register(rb, name, entra["issuer_v2"],
                     {"audience": app, "claims": {"oid": identity(the_lab, identity_name)["object_id"],
                                                  "tid": entra["tenant_id"]}},
-                    max_jwt_lifetime_seconds=86400)
+                    max_jwt_lifetime_seconds=90000)
 
 
 def test_okta_sample(toolchain: None, rb: Runbook, the_lab: Lab) -> None:

@@ -21,7 +21,7 @@ from wif_lab.mock.app_service_identity import (
     AppServiceIdentityMock,
 )
 from wif_lab.mock.azure_imds import ImdsMock
-from wif_lab.mock.entra import EntraMock
+from wif_lab.mock.entra import MI_TOKEN_BACKDATE, MI_TOKEN_VALIDITY, EntraMock
 
 
 @pytest.fixture
@@ -76,7 +76,9 @@ def test_success_has_the_real_shape(http: TestClient, entra: EntraMock, app: App
     claims = claims_of(body)
     assert body["client_id"] == mi.client_id and claims["oid"] == mi.object_id and claims["azp"] == mi.client_id
     assert body["resource"] == params(entra)["resource"] and body["token_type"] == "Bearer"
-    assert int(body["expires_on"]) == claims["exp"] and claims["iat"] == int(START)
+    # minted as on Azure: iat backdated 5 minutes, exp a day after minting (exp - iat = 86,700)
+    assert int(body["expires_on"]) == claims["exp"] == int(START) + MI_TOKEN_VALIDITY
+    assert claims["iat"] == int(START) - MI_TOKEN_BACKDATE
 
 
 def test_the_same_tokens_as_imds(mocks: tuple[EntraMock, ImdsMock, AppServiceIdentityMock],
