@@ -39,7 +39,7 @@ from _bootstrap import ensure, run
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 COSTLY = "claims.l.map(a, claims.l.map(b, a + b)).size() > 0"
-MOCKS = ("anthropic", "okta", "entra", "imds", "kubernetes", "oidc")
+MOCKS = ("anthropic", "okta", "entra", "imds", "app_service", "kubernetes", "oidc")
 
 
 # ── hostile material ───────────────────────────────────────────────────────────────────────────────
@@ -434,6 +434,32 @@ class Targets:
 
         return [(0.6, query), (0.25, metadata), (0.15, path)]
 
+    # -- app_service (the hosting services' identity endpoint)
+
+    def app_service_builders(self) -> list[tuple[float, Builder]]:
+        app = self.conn["app_service"]
+        url = app["identity_endpoint"]
+        secret = app["identity_header"].encode()
+
+        def query(rng: random.Random) -> Req:
+            params = {"api-version": rng.choice(["2019-08-01", *ODD_TEXT]),
+                      "resource": rng.choice([*ODD_TEXT, app["resource"]]),
+                      rng.choice(["client_id", "object_id", "principal_id", "mi_res_id"]): rng.choice(ODD_TEXT)}
+            text = urlencode(params)
+            if rng.random() < 0.6:
+                text = text.replace("=", "=" + rng.choice(BAD_ESCAPES), 1)
+            return Req("GET", f"{url}?{text}", [(b"x-identity-header", secret)])
+
+        def header(rng: random.Random) -> Req:
+            return Req("GET", url + "?" + urlencode({"api-version": "2019-08-01", "resource": app["resource"]}),
+                       [(b"x-identity-header", odd_header(rng, secret))])
+
+        def path(rng: random.Random) -> Req:
+            root = url.rsplit("/msi/", 1)[0]
+            return Req(rng.choice(["GET", "POST"]), root + odd_path(rng), [(b"x-identity-header", secret)])
+
+        return [(0.6, query), (0.25, header), (0.15, path)]
+
     # -- kubernetes
 
     def kubernetes_builders(self) -> list[tuple[float, Builder]]:
@@ -473,7 +499,8 @@ class Targets:
 
     def builders(self, mock: str) -> list[tuple[float, Builder]]:
         return {"anthropic": self.anthropic, "okta": self.okta_builders, "entra": self.entra_builders,
-                "imds": self.imds_builders, "kubernetes": self.kubernetes_builders, "oidc": self.oidc_builders}[mock]()
+                "imds": self.imds_builders, "app_service": self.app_service_builders,
+                "kubernetes": self.kubernetes_builders, "oidc": self.oidc_builders}[mock]()
 
 
 class _SyncAdmin:
