@@ -174,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     regen.add_argument("notebooks", nargs="*")
     regen.add_argument("--timeout", type=int, default=120)
     regen.set_defaults(func=_regen)
+
+    from .setup.cli import add_parser as add_setup_parser
+
+    add_setup_parser(sub)  # wif-lab setup anthropic|okta FILE
     return parser
 
 
