@@ -27,7 +27,7 @@ from .tokens import Verify, decode
 MODES = ("mock", "live")
 ENV_ADMIN_TOKEN = "WIF_LAB_ADMIN_TOKEN"
 DEFAULT_AUDIENCE = "https://api.anthropic.com"
-SECRET_KEYS = ("admin_token", "private_key", "client_secret", "token", "identity_header")
+SECRET_KEYS = ("admin_token", "api_token", "private_key", "client_secret", "token", "identity_header")
 
 
 class Note:
