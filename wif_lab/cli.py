@@ -210,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "workload runs. Exit status 0: no check failed; 1: a check failed; 2: usage error.")
     _doctor_arguments(doctor)
     doctor.set_defaults(func=_doctor)
+    from .setup.cli import add_parser as add_setup_parser
+
+    add_setup_parser(sub)  # wif-lab setup anthropic|okta FILE
     return parser
 
 

@@ -75,10 +75,13 @@ class Connection:
     path: Path | None = None
 
     def __post_init__(self) -> None:
-        # The one secret in the file: shown redacted wherever a notebook puts it.
+        # The secrets in the file (admin and API tokens): shown redacted wherever a notebook puts them.
         anthropic = self.data.get("anthropic")
         if isinstance(anthropic, dict) and isinstance(anthropic.get("admin_token"), str):
             anthropic["admin_token"] = Secret(anthropic["admin_token"])
+        okta = self.data.get("okta")  # the mock Okta's Management API token (SSWS)
+        if isinstance(okta, dict) and isinstance(okta.get("api_token"), str):
+            okta["api_token"] = Secret(okta["api_token"])
 
     @classmethod
     def load(cls, path: str | Path) -> Connection:

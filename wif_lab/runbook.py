@@ -28,7 +28,7 @@ from .tokens import Verify, decode
 MODES = ("mock", "live")
 ENV_ADMIN_TOKEN = "WIF_LAB_ADMIN_TOKEN"
 DEFAULT_AUDIENCE = "https://api.anthropic.com"
-SECRET_KEYS = ("admin_token", "private_key", "client_secret", "token", "identity_header")
+SECRET_KEYS = ("admin_token", "api_token", "private_key", "client_secret", "token", "identity_header")
 
 
 class Note:
@@ -135,6 +135,7 @@ class Runbook:
         self.service_account_id = ids.get("service_account_id")
         self.workspace_id = ids.get("workspace_id")
         self.federation_issuer_id = ids.get("federation_issuer_id")
+        self._registered: list[tuple[str, Any]] = []  # (kind, object) this run created or updated in the lab
 
     # --- parameters ---------------------------------------------------------------------------
 
@@ -229,6 +230,7 @@ class Runbook:
         existing = self._find(issuers.list(limit=100), name)
         obj = (issuers.update(existing.id, issuer_url=issuer_url, **kwargs) if existing
                else issuers.create(name=name, issuer_url=issuer_url, **kwargs))
+        self._registered.append(("federation issuer", obj))
         if not lab_only:
             self.federation_issuer_id = obj.id
         return obj
@@ -241,6 +243,7 @@ class Runbook:
                                      lambda i: self.admin().organization.service_accounts.retrieve(i))
         accounts = self.admin().organization.service_accounts
         obj = self._find(accounts.list(limit=100), name) or accounts.create(name=name, **kwargs)
+        self._registered.append(("service account", obj))
         if not lab_only:
             self.service_account_id = obj.id
         return obj
@@ -263,6 +266,7 @@ class Runbook:
         else:
             obj = rules.create(name=name, issuer_id=issuer.id, match=match, target=target, oauth_scope=oauth_scope,
                                **kwargs)
+        self._registered.append(("federation rule", obj))
         if not lab_only:
             self.federation_rule_id = obj.id
             self.service_account_id = service_account.id
@@ -282,6 +286,63 @@ class Runbook:
     def _skip(self, what: str) -> None:
         print(Note(f"live mode: skipped the lab-only step ({what}).").text)
         return None
+
+    # --- clean up -------------------------------------------------------------------------------
+
+    def clean_up(self, *, archive_live: bool = False) -> Table:
+        """Archive what this run registered: rules first, then issuers, then service accounts.
+
+        In the lab that is every object the notebook's cells created (an attached workshop stack keeps no
+        leftovers). In live mode the notebook created nothing: the table lists the objects its parameters
+        name and how to archive them, and only ``archive_live=True`` archives them. Refusals (an issuer
+        another live rule still uses) are rows of the table, never exceptions.
+        """
+        if self.lab is not None:
+            return self._archive(self._registered, "Clean up: what this run registered in the lab, archived")
+        named = [("federation rule", self.federation_rule_id), ("federation issuer", self.federation_issuer_id),
+                 ("service account", self.service_account_id)]
+        named = [(kind, object_id) for kind, object_id in named if object_id]
+        if archive_live:
+            try:
+                fetch = {"federation rule": self.admin().organization.federation.rules.retrieve,
+                         "federation issuer": self.admin().organization.federation.issuers.retrieve,
+                         "service account": self.admin().organization.service_accounts.retrieve}
+                objects = [(kind, fetch[kind](object_id)) for kind, object_id in named]
+            except WifLabError as exc:
+                return Table("Clean up (live): nothing archived", ["object", "id", "result"],
+                             [(kind, object_id, f"{exc.message} → {exc.hint}") for kind, object_id in named])
+            except Exception as exc:  # the SDK's refusal (unknown id, no permission): shown, not raised
+                return Table("Clean up (live): nothing archived", ["object", "id", "result"],
+                             [(kind, object_id, f"could not read it back: {_api_message(exc)}")
+                              for kind, object_id in named])
+            return self._archive(objects, "Clean up (live): archived on request (archive_live=True)")
+        rows = [(kind, object_id, "left in place (live mode archives only with archive_live=True)")
+                for kind, object_id in named]
+        rows.append(("to archive", "—", "wif-lab setup anthropic <your setup file> --archive --dry-run, then without "
+                     "--dry-run (rule, then issuer and service account if no other rule uses them); or Console → "
+                     "Settings → Workload identity"))
+        return Table("Clean up (live): what this run used", ["object", "id", "result"], rows)
+
+    def _archive(self, registered: list[tuple[str, Any]], title: str) -> Table:
+        order = {"federation rule": 0, "federation issuer": 1, "service account": 2}
+        seen: dict[str, tuple[str, Any]] = {}
+        for kind, obj in registered:
+            seen.setdefault(obj.id, (kind, obj))
+        org = self.admin().organization
+        archive = {"federation rule": org.federation.rules.archive,
+                   "federation issuer": org.federation.issuers.archive,
+                   "service account": org.service_accounts.archive}
+        rows = []
+        for kind, obj in sorted(seen.values(), key=lambda pair: order[pair[0]]):
+            try:
+                done = archive[kind](obj.id)
+                result = "archived" if done.archived_at is not None else "not archived (the API kept it live)"
+            except Exception as exc:  # refused (still in use): an outcome of the clean-up, not a failure
+                result = f"kept: {_api_message(exc)}"
+            rows.append((kind, f"{obj.name} ({obj.id})", result))
+        if not rows:
+            rows.append(("—", "—", "nothing was registered by this run"))
+        return Table(title, ["object", "name", "result"], rows)
 
     # --- preflight, exchange, events ----------------------------------------------------------
 
@@ -381,6 +442,14 @@ class Runbook:
             service_account_id=rule.target.service_account_id if rule is not None else self.service_account_id,
             workspace_id=self.workspace_id, verify=self.verify,
         )
+
+
+def _api_message(exc: Exception) -> str:
+    body = getattr(exc, "body", None)
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        return f"HTTP {getattr(exc, 'status_code', '?')} {error['message']}"
+    return str(exc)
 
 
 def open_runbook(

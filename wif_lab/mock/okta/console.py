@@ -64,8 +64,8 @@ MIN_TOKEN_MINUTES, MAX_TOKEN_MINUTES = 5, 24 * 60
 class OktaIds:
     """Okta-shaped ids (``0oa`` + 17, ``aus`` + 17 base62 characters), reproducible from the lab seed."""
 
-    def __init__(self, seed: int) -> None:
-        self._rng = random.Random(f"okta:{seed}")
+    def __init__(self, seed: int, namespace: str = "okta") -> None:
+        self._rng = random.Random(f"{namespace}:{seed}")
         self._lock = threading.Lock()
 
     def new(self, prefix: str) -> str:
@@ -135,6 +135,8 @@ class Scope:
     description: str = ""
     default: bool = False
     discoverable: bool = False  # "Include in public metadata"
+    consent: str = "IMPLICIT"  # "REQUIRED": a user must consent, so client_credentials cannot get it
+    id: str = ""  # scp…, given by the Management API when it first shows the scope
 
 
 @dataclass
@@ -145,6 +147,7 @@ class PolicyRule:
     grant_types: list[str]
     scopes: list[str] | None  # None: "Any scopes"
     access_token_lifetime_minutes: int = 60
+    id: str = ""  # 0pr…, given by the Management API when it first shows the rule
 
     def matches(self, grant_type: str, requested: list[str]) -> bool:
         # A rule that lists scopes does not match a request for any scope outside the list.
@@ -161,6 +164,7 @@ class AccessPolicy:
     clients: list[str] | None  # None: "All clients"
     rules: list[PolicyRule] = field(default_factory=list)
     description: str = ""
+    id: str = ""  # 00p…, given by the Management API when it first shows the policy
 
     def applies_to(self, client_id: str) -> bool:
         return self.clients is ALL_CLIENTS or client_id in self.clients

@@ -170,6 +170,16 @@ def no_matching_policy() -> OAuthError:
     )
 
 
+def consent_required(scopes: list[str]) -> OAuthError:
+    """A scope whose consent is REQUIRED: no user is there to give it in client_credentials."""
+    return _e(
+        400,
+        "consent_required",
+        "The following scopes require user consent and cannot be granted for the client credentials grant type: "
+        f"{_listed(scopes)}",
+    )
+
+
 def no_org_scopes_granted() -> OAuthError:
     return _e(400, "consent_required", "You are not allowed any of the requested scopes.")
 
@@ -213,4 +223,20 @@ def not_found(resource_id: str, kind: str = "AuthorizationServer") -> JSONRespon
             "errorCauses": [],
         },
         status_code=404,
+    )
+
+
+def api_error(status: int, code: str, summary: str, causes: list[str] | None = None,
+              headers: dict[str, str] | None = None) -> JSONResponse:
+    """Any Management API refusal: ``errorCode``/``errorSummary``/``errorLink``/``errorId``/``errorCauses``."""
+    return JSONResponse(
+        {
+            "errorCode": code,
+            "errorSummary": summary,
+            "errorLink": code,
+            "errorId": "oae" + "".join(secrets.choice(_ALNUM) for _ in range(22)),
+            "errorCauses": [{"errorSummary": c} for c in causes or []],
+        },
+        status_code=status,
+        headers=headers,
     )

@@ -38,6 +38,7 @@ from .console import (
     jwk_with_kid,
 )
 from .dpop import DpopVerifier
+from .management import ManagementApi, management_routes
 from .token import token_endpoint
 
 ANTHROPIC_AUDIENCE = "https://api.anthropic.com"
@@ -125,6 +126,7 @@ class OktaMock:
         self.lab_server: AuthorizationServer | None = None
         if scenario:
             self._set_up_lab_scenario()
+        self.management = ManagementApi(self)  # Security → API → Tokens: the lab's SSWS token
 
     # --- Admin Console: Applications ------------------------------------------------------------
     def create_service_app(
@@ -227,6 +229,7 @@ class OktaMock:
         section: dict[str, Any] = {
             "org_url": self.org_url,
             "authorization_servers": {sid: s.issuer for sid, s in self._servers.items()},
+            "api_token": self.management.api_token,  # a secret: SSWS token for the Management API
             "org_authorization_server": {
                 "issuer": self.org_server.issuer,
                 "token_endpoint": self.org_server.token_endpoint,
@@ -353,5 +356,6 @@ class OktaMock:
                       methods=["GET"]),
                 Route("/oauth2/{server_id}/v1/keys", self.server_keys, methods=["GET"]),
                 Route("/oauth2/{server_id}/v1/token", self.server_token, methods=["POST"]),
+                *management_routes(self.management),
             ]
         )

@@ -81,6 +81,9 @@ def custom_server_grant(server: AuthorizationServer, app: ServiceApp, grant_type
         raise E.openid_with_client_credentials()
     if any(s not in server.scopes for s in requested):
         raise E.scope_not_configured()
+    needs_consent = [s for s in requested if server.scopes[s].consent == "REQUIRED"]
+    if needs_consent:
+        raise E.consent_required(needs_consent)
     for policy in server.policies:
         if not policy.applies_to(app.client_id):
             continue
