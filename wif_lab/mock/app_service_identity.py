@@ -43,8 +43,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .base import LabContext
-from .entra import EntraError, EntraMock, ManagedIdentity, seeded_guid
+from .base import LabContext, seeded_guid
+from .entra import EntraError, EntraMock, ManagedIdentity
 from .inbound import Rejected, query_pairs
 from .managed_identity import IdentityHost, IdentityUnavailable
 

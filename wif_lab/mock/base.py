@@ -6,7 +6,9 @@ knows its own base URL (and its peers') before it builds issuer URLs and discove
 
 from __future__ import annotations
 
+import hashlib
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,16 @@ from starlette.types import ASGIApp
 
 from .keys import KeyStore
 from .tls import LabTLS
+
+
+def seeded_guid(seed: int, label: str) -> str:
+    """A stable GUID for ``label`` in this lab (same seed, same IDs in every notebook run).
+
+    Shared by every mock that names things with GUIDs (tenants, identities, clusters), so none of them
+    has to import another to agree on an ID scheme.
+    """
+    digest = hashlib.sha256(f"{seed}:{label}".encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
 @dataclass

@@ -24,9 +24,9 @@ def _okta(ctx: LabContext) -> Mock:
 
 
 def _kubernetes(ctx: LabContext) -> Mock:
-    from .kubernetes import KubernetesMock
+    from .aks import aks_cluster
 
-    return KubernetesMock(ctx, kubelet_poll_seconds=30.0)  # the kubelet refreshes tokens at 80 % of life
+    return aks_cluster(ctx, kubelet_poll_seconds=30.0)  # the kubelet refreshes tokens at 80 % of life
 
 
 def _entra(ctx: LabContext) -> Mock:
@@ -52,8 +52,8 @@ def default_specs() -> list[MockSpec]:
         MockSpec("anthropic", "https", _anthropic),
         MockSpec("oidc", "https", _oidc),
         MockSpec("okta", "https", _okta),
-        MockSpec("kubernetes", "https", _kubernetes),  # before entra: Entra trusts its issuer by default
         MockSpec("entra", "https", _entra),
+        MockSpec("kubernetes", "https", _kubernetes),  # after entra: the AKS wiring reads Entra's tenant
         MockSpec("imds", "http", _imds),
         MockSpec("app_service", "http", _app_service),  # the hosting services' identity endpoint, plain http too
         # Provider mocks register here, one line each.

@@ -67,6 +67,7 @@ credentials grant), :mod:`.service` (:class:`EntraMock`, its routes and connecti
 :mod:`.endpoints` (the other advertised endpoints).
 """
 
+from ..base import seeded_guid
 from .errors import (
     ERROR_DESCRIPTION_TAIL,
     ERROR_URI,
@@ -99,7 +100,6 @@ from .tenant import (
     ManagedIdentity,
     Tenant,
     default_tenant,
-    seeded_guid,
 )
 from .tokens import MI_TOKEN_BACKDATE, MI_TOKEN_LIFETIME, MI_TOKEN_VALIDITY, AccessToken, FederatedTokenRequest
 

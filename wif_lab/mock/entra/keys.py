@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from ..base import LabContext
-from .tenant import MULTI_TENANT_ALIASES, seeded_guid
+from ..base import LabContext, seeded_guid
+from .tenant import MULTI_TENANT_ALIASES
 
 SIGNING_KEYS = ("entra-1", "entra-2")  # both published; the first signs (Entra publishes spares)
 CLOUD_INSTANCE = "microsoftonline.com"

@@ -47,18 +47,6 @@ class EntraMock(IssuerFacts, TenantAdmin, TokenMinting, Federation):
         # How Entra reaches external issuers (over https, trusting the lab CA); tests may route in-process.
         self.issuer_keys = ExternalIssuerKeys(outbound or ctx.outbound_client, ctx.clock)
         self.federated_requests: deque[FederatedTokenRequest] = deque(maxlen=256)
-        self._trust_default_cluster()
-
-    def _trust_default_cluster(self) -> None:
-        """The guide's setup: ``claude-inference`` trusts the lab cluster's ``inference/claude-inference``."""
-        from ..kubernetes import KubernetesMock
-
-        cluster = self.ctx.mocks.get("kubernetes")
-        if isinstance(cluster, KubernetesMock) and "claude-inference" in self.tenant.identities:
-            self.add_federated_credential(
-                "claude-inference", name="aks-claude-inference", issuer=cluster.issuer,
-                subject=cluster.default_pod.service_account.subject,
-            )
 
     # -- HTTP
 

@@ -4,29 +4,21 @@ credentials) and the admin API that changes it, as the portal or the ``az`` CLI 
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 import threading
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from ..base import LabContext
+from ..base import LabContext, seeded_guid
 
 IdentityKind = Literal["system", "user"]
 MULTI_TENANT_ALIASES = ("common", "organizations")
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"  # the default (and usual) FIC audience
 MAX_FEDERATED_CREDENTIALS = 20
 _FIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,119}$")
-
-
-def seeded_guid(seed: int, label: str) -> str:
-    """A stable GUID for ``label`` in this lab (same seed, same IDs in every notebook run)."""
-    digest = hashlib.sha256(f"{seed}:{label}".encode()).digest()
-    return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
 @dataclass(frozen=True)
