@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import LabContext
+from .base import LabContext, MockSpec
 from .entra import EntraMock
 from .kubernetes import KubernetesMock
 
@@ -48,3 +48,10 @@ def aks_cluster(ctx: LabContext, entra: EntraMock | None = None, **options: Any)
             subject=cluster.default_pod.service_account.subject,
         )
     return cluster
+
+
+def _build(ctx: LabContext) -> KubernetesMock:
+    return aks_cluster(ctx, kubelet_poll_seconds=30.0)  # the kubelet refreshes tokens at 80 % of life
+
+
+SPEC = MockSpec("kubernetes", "https", factory=_build, requires=("entra",))

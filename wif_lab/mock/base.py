@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -69,7 +69,11 @@ class LabContext:
 
 
 class Mock(Protocol):
-    """A running mock: its ASGI app and its section of the connection file."""
+    """A running mock: its ASGI app and its section of the connection file.
+
+    Every section names the mock's ``base_url`` (the stack refuses one without), so tools list the
+    running services without guessing which key holds a URL.
+    """
 
     name: str
 
@@ -87,8 +91,24 @@ def close_mock(mock: Mock) -> None:
 
 @dataclass(frozen=True)
 class MockSpec:
-    """How the stack builds one mock: its name, whether it serves https, and its factory."""
+    """How the stack builds one mock: its name, whether it serves https, its factory, and the mocks it
+    reads while being built (``requires``: they must come before it in the stack's order).
+
+    Each mock module exports one as ``SPEC``; :mod:`wif_lab.mock.registry` lists them.
+    """
 
     name: str
     scheme: str
     factory: Callable[[LabContext], Mock]
+    requires: tuple[str, ...] = ()
+
+
+def check_order(specs: Sequence[MockSpec]) -> None:
+    """Refuse a start order in which a mock comes before one it requires (or one is missing)."""
+    seen: set[str] = set()
+    for spec in specs:
+        missing = [name for name in spec.requires if name not in seen]
+        if missing:
+            raise ValueError(f"mock {spec.name!r} requires {', '.join(map(repr, missing))} to be built before it; "
+                             f"order given: {', '.join(s.name for s in specs)}")
+        seen.add(spec.name)

@@ -433,6 +433,7 @@ class KubernetesMock:
         pod = self.default_pod
         sa = pod.service_account
         return {
+            "base_url": self.base_url,
             "issuer": self.issuer,
             "discovery_url": self.discovery_url,
             "jwks_uri": self.jwks_uri,

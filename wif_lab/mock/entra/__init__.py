@@ -89,7 +89,7 @@ from .federation import (
 )
 from .issuer_keys import ISSUER_KEYS_CACHE_SECONDS, ISSUER_KEYS_REFETCH_SECONDS, ExternalIssuerKeys, IssuerMetadataError
 from .keys import CLOUD_INSTANCE, SIGNING_KEYS, SigningKey
-from .service import EntraMock
+from .service import SPEC, EntraMock
 from .tenant import (
     MAX_FEDERATED_CREDENTIALS,
     MULTI_TENANT_ALIASES,
@@ -121,6 +121,7 @@ __all__ = [
     "MI_TOKEN_VALIDITY",
     "MULTI_TENANT_ALIASES",
     "SIGNING_KEYS",
+    "SPEC",
     "TOKEN_EXCHANGE_AUDIENCE",
     "WORKLOAD_ID_DOC",
     "AccessToken",

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ..base import LabContext
+from ..base import LabContext, MockSpec
 from .endpoints import EntraEndpoints
 from .errors import JSON_UTF8, EntraError, tenant_not_found
 from .federation import Federation
@@ -124,3 +124,6 @@ class EntraMock(IssuerFacts, TenantAdmin, TokenMinting, Federation):
             "federated_credentials": {name: [f.summary() for f in fics]
                                       for name, fics in self.tenant.federated_credentials.items() if fics},
         }
+
+
+SPEC = MockSpec("entra", "https", factory=EntraMock)
