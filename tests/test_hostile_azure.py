@@ -18,9 +18,10 @@ from starlette.testclient import TestClient
 from tests._azure_lab import ENTRA_BASE, START, FakeClock, azure_context
 from tests._hostile import BAD_ESCAPES, bad_form, examples, hostile_claims, sign_raw
 from wif_lab.jose import MAX_NUMERIC_DATE
+from wif_lab.mock.aks import aks_cluster
 from wif_lab.mock.azure_imds import TOKEN_PATH, ImdsMock
 from wif_lab.mock.entra import CLIENT_ASSERTION_TYPE, ERROR_DESCRIPTION_TAIL, EntraMock
-from wif_lab.mock.kubernetes import SIGNING_KEY, TOKEN_EXCHANGE_AUDIENCE, KubernetesMock
+from wif_lab.mock.kubernetes import SIGNING_KEY, TOKEN_EXCHANGE_AUDIENCE
 
 SUBJECT = "system:serviceaccount:inference:claude-inference"
 
@@ -29,11 +30,11 @@ class Tenant:
     def __init__(self, state_dir: Path) -> None:
         ctx = azure_context(state_dir / "hostile-azure", FakeClock())
         ctx.base_urls["kubernetes"] = "https://oic.aks.test"
-        self.k8s = KubernetesMock(ctx)
-        ctx.mocks["kubernetes"] = self.k8s
-        cluster = self.k8s.asgi()
         self.entra = EntraMock(ctx, outbound=lambda: httpx.AsyncClient(transport=httpx.ASGITransport(app=cluster)))
         ctx.mocks["entra"] = self.entra
+        self.k8s = aks_cluster(ctx, self.entra)
+        ctx.mocks["kubernetes"] = self.k8s
+        cluster = self.k8s.asgi()
         self.imds = ImdsMock(ctx, self.entra)
         self.http = TestClient(self.entra.asgi(), base_url=ENTRA_BASE)
         self.imds_http = TestClient(self.imds.asgi(), base_url="http://imds.test")

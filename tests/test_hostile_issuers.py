@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from tests._hostile import examples, hostile_json
-from wif_lab.mock.base import LabContext
+from wif_lab.mock.base import LabContext, seeded_guid
 from wif_lab.mock.keys import KeyStore
 from wif_lab.mock.kubernetes import KubernetesMock
 from wif_lab.mock.oidc import MINT_ALGORITHMS, OidcIssuer
@@ -36,7 +36,7 @@ def oidc(context: LabContext) -> TestClient:
 
 @pytest.fixture(scope="module")
 def cluster(context: LabContext) -> KubernetesMock:
-    return KubernetesMock(context)
+    return KubernetesMock(context, tenant_id=seeded_guid(context.seed, "tenant"))  # a plain cluster, no Entra
 
 
 @examples(30)

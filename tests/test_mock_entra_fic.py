@@ -17,6 +17,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests._azure_lab import ENTRA_BASE, START, FakeClock, azure_context
+from wif_lab.mock.aks import aks_cluster
 from wif_lab.mock.entra import (
     CLIENT_ASSERTION_TYPE,
     CLIENT_CREDENTIALS_LIFETIME,
@@ -74,11 +75,11 @@ def in_process(state_dir: Path, clock: FakeClock, seed: int = 20260617) -> Tenan
     ctx = azure_context(state_dir / "aks", clock, seed=seed)
     ctx.base_urls["kubernetes"] = K8S_BASE
     ctx.state_dir = state_dir / "aks" / f"run-{uuid.uuid4().hex[:8]}"
-    k8s = KubernetesMock(ctx)
-    ctx.mocks["kubernetes"] = k8s
-    cluster_app = k8s.asgi()
     entra = EntraMock(ctx, outbound=lambda: httpx.AsyncClient(transport=httpx.ASGITransport(app=cluster_app)))
     ctx.mocks["entra"] = entra
+    k8s = aks_cluster(ctx, entra)
+    ctx.mocks["kubernetes"] = k8s
+    cluster_app = k8s.asgi()
     return Tenantry(clock, k8s, entra, TestClient(entra.asgi(), base_url=ENTRA_BASE))
 
 

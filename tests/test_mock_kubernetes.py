@@ -15,8 +15,9 @@ from cryptography.hazmat.primitives import serialization
 from starlette.testclient import TestClient
 
 from tests._azure_lab import START, FakeClock, azure_context
+from wif_lab.mock.aks import aks_cluster
 from wif_lab.mock.base import LabContext
-from wif_lab.mock.entra import default_tenant
+from wif_lab.mock.entra import EntraMock, default_tenant
 from wif_lab.mock.kubernetes import (
     ANTHROPIC_AUDIENCE,
     ANTHROPIC_VOLUME,
@@ -36,6 +37,13 @@ def cluster_context(state_dir: Path, clock: FakeClock, seed: int = 20260617) -> 
     return ctx
 
 
+def aks(ctx: LabContext, **options: object) -> KubernetesMock:
+    """The cluster as the lab builds it: after Entra, wired to Entra's tenant."""
+    entra = EntraMock(ctx)
+    ctx.mocks["entra"] = entra
+    return aks_cluster(ctx, entra, **options)
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
@@ -43,7 +51,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def k8s(state_dir: Path, clock: FakeClock) -> KubernetesMock:
-    return KubernetesMock(cluster_context(state_dir, clock))
+    return aks(cluster_context(state_dir, clock))
 
 
 @pytest.fixture
@@ -130,9 +138,9 @@ def test_direct_path_volume_has_the_anthropic_audience(k8s: KubernetesMock) -> N
 
 
 def test_default_scenario_is_deterministic(state_dir: Path) -> None:
-    a = KubernetesMock(cluster_context(state_dir, FakeClock()))
-    b = KubernetesMock(cluster_context(state_dir, FakeClock()))
-    other = KubernetesMock(cluster_context(state_dir, FakeClock(), seed=7))
+    a = aks(cluster_context(state_dir, FakeClock()))
+    b = aks(cluster_context(state_dir, FakeClock()))
+    other = aks(cluster_context(state_dir, FakeClock(), seed=7))
 
     def facts(m: KubernetesMock) -> tuple:
         pod = m.default_pod
@@ -187,11 +195,11 @@ def test_kubelet_refreshes_at_80_percent(k8s: KubernetesMock, clock: FakeClock) 
 
 
 def test_refresh_fraction_is_configurable(state_dir: Path, clock: FakeClock) -> None:
-    k8s = KubernetesMock(cluster_context(state_dir, clock), refresh_fraction=0.5)
+    k8s = aks(cluster_context(state_dir, clock), refresh_fraction=0.5)
     clock.advance(1800)
     assert len(k8s.refresh_due()) == 2
     with pytest.raises(ValueError):
-        KubernetesMock(cluster_context(state_dir, clock), refresh_fraction=0)
+        aks(cluster_context(state_dir, clock), refresh_fraction=0)
 
 
 def test_background_kubelet_rotates_due_tokens(k8s: KubernetesMock, clock: FakeClock) -> None:

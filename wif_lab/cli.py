@@ -48,7 +48,7 @@ def _run_stack(stack: MockStack) -> int:
     print(f"wif-lab mock stack running ({stack.timings['total']:.2f} s to start)")
     for name, section in connection.items():
         if isinstance(section, dict):
-            url = section.get("base_url") or section.get("org_url") or section.get("issuer") or section.get("imds_url")
+            url = section.get("base_url")  # every mock names its own
             if url:
                 print(f"  {name:<10} {url}")
     print(f"Connection file: {stack.connection_file}")

@@ -43,8 +43,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .base import LabContext
-from .entra import EntraError, EntraMock, ManagedIdentity, seeded_guid
+from .base import LabContext, MockSpec, seeded_guid
+from .entra import EntraError, EntraMock, ManagedIdentity
 from .inbound import Rejected, query_pairs
 from .managed_identity import IdentityHost, IdentityUnavailable
 
@@ -185,6 +185,7 @@ class AppServiceIdentityMock:
     def connection(self) -> dict[str, Any]:
         default = self.entra.app("claude-api-federation").identifier_uris[0]
         return {
+            "base_url": self.base_url,
             "identity_endpoint": self.identity_endpoint,
             "identity_header": self._header,
             "api_version": API_VERSION,
@@ -197,3 +198,6 @@ class AppServiceIdentityMock:
                 for i in self.assigned()
             ],
         }
+
+
+SPEC = MockSpec("app_service", "http", factory=AppServiceIdentityMock, requires=("entra",))

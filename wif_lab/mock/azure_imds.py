@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .base import LabContext
+from .base import LabContext, MockSpec
 from .entra import MI_TOKEN_BACKDATE, EntraError, EntraMock, ManagedIdentity
 from .inbound import Rejected, query_pairs
 from .managed_identity import IdentityHost, IdentityUnavailable
@@ -167,6 +167,7 @@ class ImdsMock:
     def connection(self) -> dict[str, Any]:
         default = self.entra.app("claude-api-federation").identifier_uris[0]
         return {
+            "base_url": self.base_url,
             "imds_url": self.base_url,
             "token_url": f"{self.base_url}{TOKEN_PATH}",
             "api_version": "2018-02-01",
@@ -178,3 +179,6 @@ class ImdsMock:
                 for i in self.assigned()
             ],
         }
+
+
+SPEC = MockSpec("imds", "http", factory=ImdsMock, requires=("entra",))

@@ -6,8 +6,10 @@ knows its own base URL (and its peers') before it builds issuer URLs and discove
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,6 +19,16 @@ from starlette.types import ASGIApp
 
 from .keys import KeyStore
 from .tls import LabTLS
+
+
+def seeded_guid(seed: int, label: str) -> str:
+    """A stable GUID for ``label`` in this lab (same seed, same IDs in every notebook run).
+
+    Shared by every mock that names things with GUIDs (tenants, identities, clusters), so none of them
+    has to import another to agree on an ID scheme.
+    """
+    digest = hashlib.sha256(f"{seed}:{label}".encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
 @dataclass
@@ -57,7 +69,11 @@ class LabContext:
 
 
 class Mock(Protocol):
-    """A running mock: its ASGI app and its section of the connection file."""
+    """A running mock: its ASGI app and its section of the connection file.
+
+    Every section names the mock's ``base_url`` (the stack refuses one without), so tools list the
+    running services without guessing which key holds a URL.
+    """
 
     name: str
 
@@ -75,8 +91,24 @@ def close_mock(mock: Mock) -> None:
 
 @dataclass(frozen=True)
 class MockSpec:
-    """How the stack builds one mock: its name, whether it serves https, and its factory."""
+    """How the stack builds one mock: its name, whether it serves https, its factory, and the mocks it
+    reads while being built (``requires``: they must come before it in the stack's order).
+
+    Each mock module exports one as ``SPEC``; :mod:`wif_lab.mock.registry` lists them.
+    """
 
     name: str
     scheme: str
     factory: Callable[[LabContext], Mock]
+    requires: tuple[str, ...] = ()
+
+
+def check_order(specs: Sequence[MockSpec]) -> None:
+    """Refuse a start order in which a mock comes before one it requires (or one is missing)."""
+    seen: set[str] = set()
+    for spec in specs:
+        missing = [name for name in spec.requires if name not in seen]
+        if missing:
+            raise ValueError(f"mock {spec.name!r} requires {', '.join(map(repr, missing))} to be built before it; "
+                             f"order given: {', '.join(s.name for s in specs)}")
+        seen.add(spec.name)

@@ -20,6 +20,10 @@ in ``shared/reference/azure.md`` §4.5:
   and ``AZURE_FEDERATED_TOKEN_FILE`` (``/var/run/secrets/azure/tokens/azure-identity-token``,
   audience ``api://AzureADTokenExchange``, 3600 s by default, 3600–86400 allowed).
 
+The cluster knows its tenant, the annotated client ID, the authority host and the default scope only as
+plain values it is given; :mod:`wif_lab.mock.aks` wires them from the lab's Entra tenant (and gives Entra
+the guide's federated credential), so this module imports nothing from Entra.
+
 Lab deviations: token files live under ``<state_dir>/kubernetes/<ns>/<sa>/`` with the real file
 names (``azure/tokens/azure-identity-token``, ``anthropic.com/token``); one pod per service account;
 ``POST /lab/rotate`` (lab only) makes the kubelet refresh every token now.
@@ -45,8 +49,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from .base import LabContext
-from .entra import default_tenant, seeded_guid
+from .base import LabContext, seeded_guid
 from .keys import PrivateKey, public_jwk
 from .tls import write_atomic
 
@@ -170,7 +173,10 @@ class KubernetesMock:
         self,
         ctx: LabContext,
         *,
-        tenant_id: str | None = None,
+        tenant_id: str,
+        client_id: str | None = None,
+        authority_host: str = PUBLIC_AUTHORITY_HOST,
+        default_scope: str = "",
         refresh_fraction: float = REFRESH_FRACTION,
         kubelet_poll_seconds: float | None = None,
     ) -> None:
@@ -178,8 +184,9 @@ class KubernetesMock:
             raise ValueError("refresh_fraction must be in (0, 1]")
         self.ctx = ctx
         self.base_url = ctx.base_url(self.name)
-        tenant = default_tenant(ctx.seed)  # the lab's Entra tenant: the cluster's subscription lives there
-        self.tenant_id = tenant_id or tenant.tenant_id
+        self.tenant_id = tenant_id  # the Entra tenant the cluster's subscription lives in
+        self.authority_host = authority_host  # what the webhook injects as AZURE_AUTHORITY_HOST
+        self.default_scope = default_scope  # the scope a workload asks Entra for (connection file only)
         self.cluster_id = seeded_guid(ctx.seed, "aks:cluster")
         self.issuer = f"{self.base_url}/{self.tenant_id}/{self.cluster_id}/"
         self.root = ctx.runtime_dir / "kubernetes"
@@ -195,8 +202,7 @@ class KubernetesMock:
         self.jwks_fetches = 0  # how often a relying party fetched the keys
         self._kubelet: _Kubelet | None = None
 
-        sa = self.add_service_account(DEFAULT_NAMESPACE, DEFAULT_SERVICE_ACCOUNT,
-                                      client_id=tenant.identity("claude-inference").client_id)
+        sa = self.add_service_account(DEFAULT_NAMESPACE, DEFAULT_SERVICE_ACCOUNT, client_id=client_id)
         self.default_pod = self.deploy(sa)
         if kubelet_poll_seconds:
             self.start_kubelet(kubelet_poll_seconds)
@@ -411,30 +417,23 @@ class KubernetesMock:
     def webhook_env(self, pod: Pod | None = None) -> dict[str, str]:
         """The variables the workload-identity webhook injects into ``pod``'s containers.
 
-        ``AZURE_AUTHORITY_HOST`` is the lab's Entra (trailing slash, as AKS sets the public one);
-        ``AZURE_FEDERATED_TOKEN_FILE`` is the lab path of the token file.
+        ``AZURE_AUTHORITY_HOST`` is the authority host the cluster was given (the lab's Entra, with a
+        trailing slash as AKS sets the public one); ``AZURE_FEDERATED_TOKEN_FILE`` is the lab path of the
+        token file.
         """
         pod = pod or self.default_pod
-        entra = self.ctx.base_urls.get("entra")
         return {
-            "AZURE_AUTHORITY_HOST": f"{entra}/" if entra else PUBLIC_AUTHORITY_HOST,
+            "AZURE_AUTHORITY_HOST": self.authority_host,
             "AZURE_CLIENT_ID": pod.service_account.client_id or "",
             "AZURE_FEDERATED_TOKEN_FILE": str(pod.volumes[AZURE_VOLUME].path),
             "AZURE_TENANT_ID": self.tenant_id,
         }
 
-    def _default_scope(self) -> str:
-        from .entra import EntraMock
-
-        entra = self.ctx.mocks.get("entra")
-        tenant = entra.tenant if isinstance(entra, EntraMock) else default_tenant(self.ctx.seed)
-        app = tenant.apps.get("claude-api-federation")
-        return f"{app.identifier_uris[0]}/.default" if app and app.identifier_uris else ""
-
     def connection(self) -> dict[str, Any]:
         pod = self.default_pod
         sa = pod.service_account
         return {
+            "base_url": self.base_url,
             "issuer": self.issuer,
             "discovery_url": self.discovery_url,
             "jwks_uri": self.jwks_uri,
@@ -447,7 +446,7 @@ class KubernetesMock:
             "token_file": str(pod.volumes[AZURE_VOLUME].path),
             "anthropic_audience": ANTHROPIC_AUDIENCE,
             "anthropic_token_file": str(pod.volumes[ANTHROPIC_VOLUME].path),
-            "scope": self._default_scope(),
+            "scope": self.default_scope,
             "env": self.webhook_env(pod),
             "rotate_url": f"{self.base_url}/lab/rotate",
         }

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .base import LabContext
+from .base import LabContext, MockSpec
 from .inbound import Rejected, json_object
 from .keys import public_jwk
 
@@ -145,8 +145,12 @@ class OidcIssuer:
 
     def connection(self) -> dict[str, Any]:
         return {
+            "base_url": self.issuer,  # the issuer is the host itself
             "issuer": self.issuer,
             "jwks_uri": f"{self.issuer}/jwks",
             "mint_url": f"{self.issuer}/lab/mint",
             "audience": DEFAULT_AUDIENCE,
         }
+
+
+SPEC = MockSpec("oidc", "https", factory=OidcIssuer)

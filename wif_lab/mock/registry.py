@@ -1,60 +1,35 @@
-"""The mocks a default lab starts, in start order (a mock may use those before it)."""
+"""The mocks a default lab starts, in start order: one line per provider.
+
+Each entry names a module's ``SPEC`` (a :class:`~wif_lab.mock.base.MockSpec`); modules are imported only
+when the list is read. A mock that reads another while being built says so in its ``requires``, and the
+stack checks the order.
+"""
 
 from __future__ import annotations
 
-from .base import LabContext, Mock, MockSpec
+import importlib
+
+from .base import MockSpec
+
+SPECS = [
+    "wif_lab.mock.anthropic.service:SPEC",
+    "wif_lab.mock.oidc:SPEC",
+    "wif_lab.mock.okta:SPEC",
+    "wif_lab.mock.entra:SPEC",
+    "wif_lab.mock.aks:SPEC",  # the AKS cluster, wired to Entra's tenant
+    "wif_lab.mock.azure_imds:SPEC",
+    "wif_lab.mock.app_service_identity:SPEC",  # the hosting services' identity endpoint, plain http too
+]
 
 
-def _anthropic(ctx: LabContext) -> Mock:
-    from .anthropic.service import AnthropicMock
-
-    return AnthropicMock(ctx)
-
-
-def _oidc(ctx: LabContext) -> Mock:
-    from .oidc import OidcIssuer
-
-    return OidcIssuer(ctx)
-
-
-def _okta(ctx: LabContext) -> Mock:
-    from .okta import OktaMock
-
-    return OktaMock(ctx)
-
-
-def _kubernetes(ctx: LabContext) -> Mock:
-    from .kubernetes import KubernetesMock
-
-    return KubernetesMock(ctx, kubelet_poll_seconds=30.0)  # the kubelet refreshes tokens at 80 % of life
-
-
-def _entra(ctx: LabContext) -> Mock:
-    from .entra import EntraMock
-
-    return EntraMock(ctx)
-
-
-def _imds(ctx: LabContext) -> Mock:
-    from .azure_imds import ImdsMock
-
-    return ImdsMock(ctx)
-
-
-def _app_service(ctx: LabContext) -> Mock:
-    from .app_service_identity import AppServiceIdentityMock
-
-    return AppServiceIdentityMock(ctx)
+def load_spec(reference: str) -> MockSpec:
+    """The ``SPEC`` a ``"module:attribute"`` reference names."""
+    module, _, attribute = reference.partition(":")
+    spec = getattr(importlib.import_module(module), attribute or "SPEC")
+    if not isinstance(spec, MockSpec):
+        raise TypeError(f"{reference} is not a MockSpec")
+    return spec
 
 
 def default_specs() -> list[MockSpec]:
-    return [
-        MockSpec("anthropic", "https", _anthropic),
-        MockSpec("oidc", "https", _oidc),
-        MockSpec("okta", "https", _okta),
-        MockSpec("kubernetes", "https", _kubernetes),  # before entra: Entra trusts its issuer by default
-        MockSpec("entra", "https", _entra),
-        MockSpec("imds", "http", _imds),
-        MockSpec("app_service", "http", _app_service),  # the hosting services' identity endpoint, plain http too
-        # Provider mocks register here, one line each.
-    ]
+    return [load_spec(reference) for reference in SPECS]

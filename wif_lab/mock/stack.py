@@ -20,7 +20,7 @@ from typing import Any
 import uvicorn
 
 from ..errors import ConfigurationError
-from .base import LabContext, Mock, MockSpec, close_mock
+from .base import LabContext, Mock, MockSpec, check_order, close_mock
 from .keys import KeyStore
 from .tls import ensure_lab_tls, write_atomic
 
@@ -100,6 +100,7 @@ class MockStack:
         self.host = host
         self.port = port
         self.specs = list(specs if specs is not None else default_specs())
+        check_order(self.specs)
         self.connection_file = connection_file or self.state_dir / "connection.json"
         # Files of this running stack only (connection file's folder unless given): labs sharing a
         # state dir share keys and CA, never token files.
@@ -144,13 +145,13 @@ class MockStack:
                     if time.monotonic() > deadline:
                         raise RuntimeError(f"mock {server.name} did not start within 15 s")
                     time.sleep(0.005)
+            connection = self.connection()
         except BaseException:
             self.stop()
             for sock in sockets.values():
                 sock.close()
             raise
         self.timings["total"] = time.perf_counter() - t0
-        connection = self.connection()
         write_atomic(self.connection_file, (json.dumps(connection, indent=2) + "\n").encode(), 0o600)
         return connection
 
@@ -162,8 +163,11 @@ class MockStack:
             "state_dir": str(self.state_dir),
         }
         for name, mock in self.mocks.items():
+            section = mock.connection()
+            if not isinstance(section.get("base_url"), str):
+                raise RuntimeError(f"mock {name!r}: its connection() must name its base_url")
             # A mock may file its section under the name users know it by (the cluster is an AKS one).
-            data[getattr(mock, "connection_section", name)] = mock.connection()
+            data[getattr(mock, "connection_section", name)] = section
         return data
 
     def stop(self) -> None:

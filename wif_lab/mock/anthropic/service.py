@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..base import LabContext
+from ..base import LabContext, MockSpec
 from .store import Grant, Store
 
 DEFAULT_AUDIENCE = "https://api.anthropic.com"
@@ -86,3 +86,6 @@ class AnthropicMock:
             "default_audience": self.default_audience,
             "events_url": f"{self.base_url}/lab/events",
         }
+
+
+SPEC = MockSpec("anthropic", "https", factory=AnthropicMock)

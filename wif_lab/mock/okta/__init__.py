@@ -7,11 +7,12 @@ grant and the access token), :mod:`.errors` (Okta's error bodies).
 """
 
 from .console import AccessPolicy, AuthorizationServer, Claim, PolicyRule, Scope, ServiceApp
-from .service import ANTHROPIC_AUDIENCE, LAB_SCOPE, OktaMock, OrgAuthorizationServer
+from .service import ANTHROPIC_AUDIENCE, LAB_SCOPE, SPEC, OktaMock, OrgAuthorizationServer
 
 __all__ = [
     "ANTHROPIC_AUDIENCE",
     "LAB_SCOPE",
+    "SPEC",
     "AccessPolicy",
     "AuthorizationServer",
     "Claim",

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ...errors import ConfigurationError
-from ..base import LabContext
+from ..base import LabContext, MockSpec
 from ..keys import thumbprint
 from . import errors as E
 from .client_auth import AssertionLedger
@@ -227,6 +227,7 @@ class OktaMock:
 
     def connection(self) -> dict[str, Any]:
         section: dict[str, Any] = {
+            "base_url": self.org_url,
             "org_url": self.org_url,
             "authorization_servers": {sid: s.issuer for sid, s in self._servers.items()},
             "api_token": self.management.api_token,  # a secret: SSWS token for the Management API
@@ -359,3 +360,6 @@ class OktaMock:
                 *management_routes(self.management),
             ]
         )
+
+
+SPEC = MockSpec("okta", "https", factory=OktaMock)

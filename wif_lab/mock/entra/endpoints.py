@@ -55,7 +55,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from .entra import (
+from ..inbound import Rejected, form_pairs
+from .errors import (
     ERROR_DESCRIPTION_TAIL,
     JSON_UTF8,
     EntraError,
@@ -64,10 +65,9 @@ from .entra import (
     application_not_found,
     method_not_accepted,
 )
-from .inbound import Rejected, form_pairs
 
 if TYPE_CHECKING:
-    from .entra import EntraMock
+    from .service import EntraMock
 
 HTML_UTF8 = "text/html; charset=utf-8"
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -111,7 +111,7 @@ def _correlation(request: Request) -> str | None:
 
 
 class EntraEndpoints:
-    """The HTTP side of one :class:`~wif_lab.mock.entra.EntraMock` beyond discovery and keys."""
+    """The HTTP side of one :class:`~wif_lab.mock.entra.service.EntraMock` beyond discovery and keys."""
 
     def __init__(self, mock: EntraMock) -> None:
         self.mock = mock
