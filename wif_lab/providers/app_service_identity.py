@@ -23,6 +23,7 @@ import jwt
 from .. import http
 from ..errors import ConfigurationError, ProviderError
 from ..redact import Secret, redact
+from .azure_imds import identity_selector
 
 ENDPOINT_ENV = "IDENTITY_ENDPOINT"
 HEADER_ENV = "IDENTITY_HEADER"
@@ -121,13 +122,7 @@ class AppServiceIdentityClient:
         timeout: float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        selectors = {"client_id": client_id, "object_id": object_id, "mi_res_id": mi_res_id}
-        self.selector = {k: v for k, v in selectors.items() if v}
-        if len(self.selector) > 1:
-            raise ConfigurationError("name the managed identity one way only",
-                                     hint="pass one of client_id, object_id or mi_res_id")
-        if not resource:
-            raise ConfigurationError("resource is required", hint="the audience app's identifier URI, api://<APP_ID>")
+        self.selector = identity_selector(resource, client_id=client_id, object_id=object_id, mi_res_id=mi_res_id)
         endpoint = endpoint or os.environ.get(ENDPOINT_ENV)
         header = header or os.environ.get(HEADER_ENV)
         if not endpoint or not header:

@@ -28,6 +28,18 @@ HOST_ENV = "AZURE_POD_IDENTITY_AUTHORITY_HOST"
 DEFAULT_TIMEOUT = 5.0
 
 
+def identity_selector(resource: str, **selectors: str | None) -> dict[str, str]:
+    """The one selector (if any) naming which managed identity to use; both identity endpoints take at
+    most one, and both need the resource the token is for."""
+    chosen = {k: v for k, v in selectors.items() if v}
+    if len(chosen) > 1:
+        raise ConfigurationError("name the managed identity one way only",
+                                 hint=f"pass one of {', '.join(selectors)}")
+    if not resource:
+        raise ConfigurationError("resource is required", hint="the audience app's identifier URI, api://<APP_ID>")
+    return chosen
+
+
 @dataclass(frozen=True, repr=False)
 class ImdsToken:
     """IMDS's answer with its string fields parsed; the token never shows in repr."""
@@ -126,13 +138,7 @@ class ImdsClient:
         timeout: float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        selectors = {"client_id": client_id, "object_id": object_id, "msi_res_id": msi_res_id}
-        self.selector = {k: v for k, v in selectors.items() if v}
-        if len(self.selector) > 1:
-            raise ConfigurationError("name the managed identity one way only",
-                                     hint="pass one of client_id, object_id or msi_res_id")
-        if not resource:
-            raise ConfigurationError("resource is required", hint="the audience app's identifier URI, api://<APP_ID>")
+        self.selector = identity_selector(resource, client_id=client_id, object_id=object_id, msi_res_id=msi_res_id)
         self.resource = resource
         self.base_url = (base_url or os.environ.get(HOST_ENV) or IMDS_HOST).strip("/")
         self.timeout = timeout
