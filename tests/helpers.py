@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from wif_lab.lab import Connection, Lab
@@ -62,3 +66,16 @@ def federate(
         workspace_id=workspace_id or lab.default_workspace_id, token_lifetime_seconds=token_lifetime_seconds,
     )
     return Federation(issuer, sa, rule)
+
+
+@contextmanager
+def own_stack(state_dir: Path, name: str) -> Iterator[MockStack]:
+    """A running stack of a test module's own (for tests that rotate tokens or create and archive
+    objects), warm from the session's cached keys and CA when they exist."""
+    home = state_dir / name
+    for sub in ("keys", "tls"):
+        src = state_dir / "shared" / sub
+        if src.exists():
+            shutil.copytree(src, home / sub, dirs_exist_ok=True)
+    with MockStack(home) as running:
+        yield running

@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import lab_of, typed_mock
+from tests._examples_lab import entra_identity, mock_runbook, reached_claude, register
+from tests.helpers import lab_of, own_stack, typed_mock
 from wif_lab import examples
 from wif_lab.errors import ConfigurationError
 from wif_lab.lab import Lab
@@ -43,11 +44,7 @@ def require_tools(*tools: str) -> None:
 
 @pytest.fixture(scope="module")
 def stack(lab: MockStack, state_dir: Path) -> Iterator[MockStack]:
-    """A lab of the module's own (these tests rotate the pod's tokens), warm from the session's keys."""
-    home = state_dir / "examples"
-    for sub in ("keys", "tls"):
-        shutil.copytree(state_dir / "shared" / sub, home / sub, dirs_exist_ok=True)
-    with MockStack(home) as running:
+    with own_stack(state_dir, "examples") as running:
         yield running
 
 
@@ -58,25 +55,7 @@ def the_lab(stack: MockStack) -> Lab:
 
 @pytest.fixture
 def rb(the_lab: Lab) -> Runbook:
-    return Runbook("mock", the_lab, base_url=the_lab.base_url, organization_id=the_lab.organization_id,
-                   verify=the_lab.ca_bundle, admin_token=None, ids={})
-
-
-def register(rb: Runbook, name: str, issuer_url: str, match: dict[str, Any], **issuer: Any) -> Any:
-    found = rb.register_issuer(name=name, issuer_url=issuer_url, jwks={"type": "discovery"}, **issuer)
-    account = rb.register_service_account(name=name, description=f"runs examples/{name}")
-    return rb.register_rule(name=name, issuer=found, service_account=account, match=match, token_lifetime_seconds=600)
-
-
-def reached_claude(run: examples.ExampleRun, rule: Any, the_lab: Lab) -> None:
-    assert run.ok, run.stderr
-    assert f"({rule.target.service_account_id})" in run.stdout and "mock Claude API" in run.stdout
-    event = the_lab.last_event(rule.id)
-    assert event is not None and event["status"]["outcome"] == "success"
-
-
-def entra_identity(the_lab: Lab, name: str) -> dict[str, Any]:
-    return next(i for i in the_lab.section("entra")["identities"] if i["name"] == name)
+    return mock_runbook(the_lab)
 
 
 def audience_app(the_lab: Lab) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -21,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import lab_of, typed_mock
+from tests._examples_lab import entra_identity, mock_runbook, reached_claude, register
+from tests.helpers import lab_of, own_stack, typed_mock
 from wif_lab import examples, typescript
 from wif_lab.errors import ConfigurationError
 from wif_lab.lab import Lab
@@ -49,10 +49,7 @@ def toolchain() -> None:
 
 @pytest.fixture(scope="module")
 def stack(lab: MockStack, state_dir: Path) -> Iterator[MockStack]:
-    home = state_dir / "examples-typescript"
-    for sub in ("keys", "tls"):
-        shutil.copytree(state_dir / "shared" / sub, home / sub, dirs_exist_ok=True)
-    with MockStack(home) as running:
+    with own_stack(state_dir, "examples-typescript") as running:
         yield running
 
 
@@ -63,32 +60,14 @@ def the_lab(stack: MockStack) -> Lab:
 
 @pytest.fixture
 def rb(the_lab: Lab) -> Runbook:
-    return Runbook("mock", the_lab, base_url=the_lab.base_url, organization_id=the_lab.organization_id,
-                   verify=the_lab.ca_bundle, admin_token=None, ids={})
-
-
-def register(rb: Runbook, name: str, issuer_url: str, match: dict[str, Any], **issuer: Any) -> Any:
-    found = rb.register_issuer(name=name, issuer_url=issuer_url, jwks={"type": "discovery"}, **issuer)
-    account = rb.register_service_account(name=name, description=f"runs examples/{name}")
-    return rb.register_rule(name=name, issuer=found, service_account=account, match=match, token_lifetime_seconds=600)
-
-
-def reached_claude(run: examples.ExampleRun, rule: Any, the_lab: Lab) -> None:
-    assert run.ok, run.stderr
-    assert f"({rule.target.service_account_id})" in run.stdout and "mock Claude API" in run.stdout
-    event = the_lab.last_event(rule.id)
-    assert event is not None and event["status"]["outcome"] == "success"
-
-
-def identity(the_lab: Lab, name: str) -> dict[str, Any]:
-    return next(i for i in the_lab.section("entra")["identities"] if i["name"] == name)
+    return mock_runbook(the_lab)
 
 
 def entra_rule(rb: Runbook, the_lab: Lab, name: str, identity_name: str) -> Any:
     entra = the_lab.section("entra")
     app = next(a["app_id"] for a in entra["apps"] if a["name"] == "claude-api-federation")
     return register(rb, name, entra["issuer_v2"],
-                    {"audience": app, "claims": {"oid": identity(the_lab, identity_name)["object_id"],
+                    {"audience": app, "claims": {"oid": entra_identity(the_lab, identity_name)["object_id"],
                                                  "tid": entra["tenant_id"]}},
                     max_jwt_lifetime_seconds=90000)
 
@@ -114,7 +93,7 @@ def test_azure_sample_on_a_vm(toolchain: None, rb: Runbook, the_lab: Lab, stack:
 def test_azure_sample_on_app_service(toolchain: None, rb: Runbook, the_lab: Lab, stack: MockStack) -> None:
     rule = entra_rule(rb, the_lab, "ts-azure-app-service", "claude-inference")  # the app's identity
     section = the_lab.section("app_service")
-    settings = {"resource": section["resource"], "client_id": identity(the_lab, "claude-inference")["client_id"],
+    settings = {"resource": section["resource"], "client_id": entra_identity(the_lab, "claude-inference")["client_id"],
                 "identity_endpoint": section["identity_endpoint"], "identity_header": section["identity_header"],
                 "imds_url": the_lab.section("azure")["imds_url"]}
     app, imds = typed_mock(stack, "app_service", AppServiceIdentityMock), typed_mock(stack, "imds", ImdsMock)

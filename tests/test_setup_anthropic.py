@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import own_stack
 from wif_lab.cli import main
 from wif_lab.mock.stack import MockStack
 from wif_lab.providers.aks import read_token_file
@@ -30,19 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def stack(state_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockStack]:
-    """A private full stack (these tests create and archive objects), warm from the session's keys."""
-    own = tmp_path_factory.mktemp("setup-anthropic")
-    for sub in ("keys", "tls"):
-        src = state_dir / "shared" / sub
-        if src.exists():
-            shutil.copytree(src, own / sub, dirs_exist_ok=True)
-    lab = MockStack(own)
-    lab.start()
-    try:
-        yield lab
-    finally:
-        lab.stop()
+def stack(state_dir: Path) -> Iterator[MockStack]:
+    with own_stack(state_dir, "setup-anthropic") as running:
+        yield running
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ Link-header paging and the ``errorCode``/``errorSummary``/``errorCauses`` error 
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.helpers import own_stack
 from wif_lab.cli import main
 from wif_lab.errors import ProviderError
 from wif_lab.exchange import exchange
@@ -33,18 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def stack(state_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockStack]:
-    own = tmp_path_factory.mktemp("setup-okta")
-    for sub in ("keys", "tls"):
-        src = state_dir / "shared" / sub
-        if src.exists():
-            shutil.copytree(src, own / sub, dirs_exist_ok=True)
-    lab = MockStack(own)
-    lab.start()
-    try:
-        yield lab
-    finally:
-        lab.stop()
+def stack(state_dir: Path) -> Iterator[MockStack]:
+    with own_stack(state_dir, "setup-okta") as running:
+        yield running
 
 
 @pytest.fixture
