@@ -54,3 +54,25 @@ def test_azure_and_anthropic_ids_by_their_parameter_names() -> None:
         open_runbook("live", organization_id="00000000-0000-4000-8000-000000000001")
     assert info.value.message == "live mode needs these parameters: federation_rule_id, service_account_id"
     assert "Workload identity → Rules" in info.value.hint
+
+
+@pytest.mark.parametrize("value", ["-Xc9kq2", "--json", "-", "-p", "a=b", "-1"])
+def test_a_parameter_value_is_taken_verbatim_even_with_a_leading_dash(value: str) -> None:
+    """Base64url key ids start with '-' one time in 64; argparse alone reads them as unknown options."""
+    from wif_lab.cli import build_parser
+    from wif_lab.parameters import bind_parameter_pairs
+
+    for argv in (["doctor", "-p", "okta_key_id", value, "--json"],
+                 ["notebooks", "run", "01_okta", "--parameter", "okta_key_id", value, "-p", "mode", "live"]):
+        args = build_parser().parse_args(bind_parameter_pairs(argv))
+        assert args.parameter[0] == ["okta_key_id", value]
+    assert build_parser().parse_args(bind_parameter_pairs(argv)).parameter[1] == ["mode", "live"]
+
+
+def test_a_parameter_without_its_value_is_still_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from wif_lab.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["doctor", "-p", "okta_key_id"])
+    assert info.value.code == 2
+    assert "expected 2 arguments" in capsys.readouterr().err

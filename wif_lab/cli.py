@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from .errors import ConfigurationError, WifLabError
+from .parameters import add_parameter_option, bind_parameter_pairs
 
 if TYPE_CHECKING:
     from .mock.stack import MockStack
@@ -155,10 +156,9 @@ def _doctor_arguments(parser: argparse.ArgumentParser) -> None:
                         "default), okta (client credentials), azure-imds (a VM's managed identity), aks (hop 1 "
                         "with the pod's projected token)")
     parser.add_argument("--token-file", help="the identity token file to check (default: the one the SDK would read)")
-    parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                        help="a value under the notebooks' parameter name, e.g. -p federation_rule_id fdrl_…, "
-                        "-p okta_issuer https://…; secrets come from the environment (WIF_LAB_ADMIN_TOKEN, "
-                        "OKTA_CLIENT_SECRET), never from here")
+    add_parameter_option(parser, "a value under the notebooks' parameter name, e.g. -p federation_rule_id fdrl_…, "
+                         "-p okta_issuer https://…; secrets come from the environment (WIF_LAB_ADMIN_TOKEN, "
+                         "OKTA_CLIENT_SECRET), never from here")
     parser.add_argument("--exchange", action="store_true",
                         help="also exchange the token and make one Messages call (presents the token once: a token "
                         "with a jti cannot be exchanged again)")
@@ -192,9 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="nb_command", required=True)
     run = nbs.add_parser("run", help="run notebooks headless with papermill (default: all)")
     run.add_argument("notebooks", nargs="*", help="names or prefixes, e.g. 01_okta")
-    run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                     help="a parameter of the notebooks' parameters cell, e.g. -p mode live; an unknown name stops "
-                     "the run before anything executes, and a value stays a string where the default is one")
+    add_parameter_option(run, "a parameter of the notebooks' parameters cell, e.g. -p mode live; an unknown name "
+                         "stops the run before anything executes, and a value stays a string where the default is one")
     run.add_argument("--output-dir", help="where executed notebooks go (default build/notebooks)")
     run.add_argument("--timeout", type=int, default=120, help="seconds per cell (default 120)")
     run.set_defaults(func=_run)
@@ -217,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(bind_parameter_pairs(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.func(args) or 0)
     except WifLabError as exc:

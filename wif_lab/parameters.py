@@ -9,7 +9,8 @@ environment variables, listed here too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import argparse
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -103,3 +104,41 @@ def credential_problem(provider: str, values: Mapping[str, object]) -> tuple[str
     return (f"okta_client_auth {method} needs the app's client secret in the environment variable {secret}",
             f"export {secret} before starting Jupyter or papermill (a secret is never a parameter: papermill "
             "writes parameters into the executed notebook); Okta shows it under General → Client Credentials")
+
+
+PAIR_OPTION = "--parameter-pair"
+
+
+def add_parameter_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``-p NAME VALUE``, taking VALUE verbatim even when it starts with a dash.
+
+    argparse reads a value such as a key id ``-Xc9…`` (base64url may start with ``-``) as an unknown
+    option. :func:`bind_parameter_pairs` rewrites each ``-p NAME VALUE`` into one hidden
+    ``--parameter-pair=NAME=VALUE`` token before parsing; ``-p`` stays in the help as people type it.
+    """
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), help=help)
+    parser.add_argument(PAIR_OPTION, dest="parameter", action="append", type=_split_pair, help=argparse.SUPPRESS)
+
+
+def bind_parameter_pairs(argv: Sequence[str]) -> list[str]:
+    """Join every ``-p``/``--parameter`` with the two tokens after it, whatever those tokens look like."""
+    out: list[str] = []
+    tokens = list(argv)
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token in ("-p", "--parameter") and i + 2 < len(tokens) and "=" not in tokens[i + 1]:
+            out.append(f"{PAIR_OPTION}={tokens[i + 1]}={tokens[i + 2]}")
+            i += 3
+            continue
+        if token == "--":
+            out.extend(tokens[i:])
+            break
+        out.append(token)
+        i += 1
+    return out
+
+
+def _split_pair(text: str) -> list[str]:
+    name, _, value = text.partition("=")
+    return [name, value]
