@@ -38,10 +38,10 @@ from wif_lab.mock.anthropic.store import Grant
 from wif_lab.mock.base import LabContext
 from wif_lab.mock.keys import KeyStore, public_jwk
 from wif_lab.mock.tls import ensure_lab_tls
+from wif_lab.oauth import JWT_BEARER_GRANT as GRANT_TYPE
 
 BASE = "https://127.0.0.1:1"
 ISSUER_URL = "https://hostile.example"
-GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ORG = "/v1/organizations"
 COSTLY = "claims.l.map(a, claims.l.map(b, a + b)).size() > 0"
 class Lab:

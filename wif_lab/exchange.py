@@ -15,9 +15,9 @@ import httpx
 from . import http
 from .errors import ConfigurationError, ExchangeRefused
 from .http import Verify
+from .oauth import JWT_BEARER_GRANT as GRANT_TYPE
 from .redact import Secret, is_redacted, redact, redact_text
 
-GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 EXCHANGE_BETA = "oauth-2025-04-20,oidc-federation-2026-04-01"
 TOKEN_PATH = "/v1/oauth/token"
 ACCESS_TOKEN_PREFIX = "sk-ant-oat01-"

@@ -32,9 +32,9 @@ from .errors import (
 from .http import Verify
 from .http import ssl_context as ssl_context  # re-exported: older code imports it from here
 from .jose import MAX_NUMERIC_DATE, MalformedJWT, numeric_date, parse_compact
+from .oauth import ASYMMETRIC_ALGORITHMS
 from .redact import SIGNATURE_MARK, Secret, redact
 
-ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 TIME_CLAIMS = ("exp", "iat", "nbf", "auth_time")
 MAX_DOCUMENT_BYTES = 512 * 1024  # a discovery document or JWKS; real ones are a few KB
 

@@ -35,6 +35,7 @@ from starlette.routing import Route
 
 from .base import LabContext, MockSpec
 from .entra import MI_TOKEN_BACKDATE, EntraError, EntraMock, ManagedIdentity
+from .errors import MockRefusal
 from .inbound import Rejected, query_pairs
 from .managed_identity import IdentityHost, IdentityUnavailable
 
@@ -70,11 +71,11 @@ def _api_version_error(given: str | None) -> dict[str, Any]:
     }
 
 
-class ImdsRefusal(Exception):
+class ImdsRefusal(MockRefusal):
+    """IMDS's own refusal: a status and its ``{"error", "error_description"}`` body."""
+
     def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(body.get("error_description") or body.get("error"))
-        self.status = status
-        self.body = body
+        super().__init__(status, body)
 
 
 class ImdsMock:

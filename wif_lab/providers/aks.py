@@ -30,11 +30,11 @@ import jwt
 from .. import http
 from ..errors import ConfigurationError, ProviderError
 from ..http import Verify
+from ..oauth import CLIENT_ASSERTION_TYPE
+from ..oauth import ENTRA_TOKEN_EXCHANGE_AUDIENCE as TOKEN_EXCHANGE_AUDIENCE
 from ..redact import Secret, redact
 
 PUBLIC_AUTHORITY_HOST = "https://login.microsoftonline.com/"
-CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
 WEBHOOK_ENV = ("AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_ID", "AZURE_TENANT_ID")
 DEFAULT_TIMEOUT = 10.0
 

@@ -31,10 +31,10 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from .. import http
 from ..errors import ConfigurationError, ProviderError
 from ..http import Verify
+from ..oauth import CLIENT_ASSERTION_TYPE
 from ..redact import Secret, redact, redact_text, secret
 from ..tokens import jwk_thumbprint
 
-CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 DEFAULT_SCOPE = "anthropic.access"
 # Okta refuses an assertion whose exp is more than one hour ahead; a few minutes also survives clock skew.
 ASSERTION_LIFETIME = 300

@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ...jose import MAX_NUMERIC_DATE, MalformedJWT, numeric_date, parse_compact
+from ...oauth import ASYMMETRIC_ALGORITHMS, JWT_BEARER_GRANT
 from ...rules import WorkspaceContext, evaluate
 from .http import api_error, json_body, ok, request_id
 from .jwks import JwksUnavailable
@@ -39,8 +40,6 @@ from .store import AuthEvent, Grant
 if TYPE_CHECKING:
     from .service import AnthropicMock
 
-GRANT_JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 CLOCK_SKEW = 30
 MAX_ASSERTION_BYTES = 16 * 1024
 AUTHENTICATION_FAILED = "Authentication failed"
@@ -104,8 +103,8 @@ def _parse_request(body: dict[str, Any]) -> dict[str, Any]:
     for name in _FIELDS:
         if name in body and body[name] is not None and not isinstance(body[name], str):
             raise BadRequest(f"{name}: Input should be a valid string")
-    if body["grant_type"] != GRANT_JWT_BEARER:
-        raise BadRequest(f"grant_type: Input should be '{GRANT_JWT_BEARER}'")
+    if body["grant_type"] != JWT_BEARER_GRANT:
+        raise BadRequest(f"grant_type: Input should be '{JWT_BEARER_GRANT}'")
     if not _RULE_ID.match(body["federation_rule_id"]):
         raise BadRequest("federation_rule_id: Invalid federation rule ID (expected fdrl_...)")
     if not _uuid_ok(body["organization_id"]):
@@ -186,7 +185,7 @@ class Exchange:
             raise Refusal("malformed_assertion", f"assertion is not a decodable JWT: {exc.reason}") from exc
         header = parsed.header
         alg = header.get("alg")
-        if alg not in ALLOWED_ALGORITHMS:
+        if alg not in ASYMMETRIC_ALGORITHMS:
             raise Refusal("unsupported_algorithm", f"alg {alg!r} is not an accepted asymmetric algorithm")
         if not isinstance(header.get("kid"), str) or not header["kid"]:
             raise Refusal("missing_kid", "the JWT header has no kid")

@@ -9,6 +9,7 @@ import re
 import uuid
 from typing import Any
 
+from ..errors import MockRefusal
 from .tenant import Tenant
 
 JSON_UTF8 = "application/json; charset=utf-8"
@@ -22,13 +23,11 @@ ERROR_DESCRIPTION_TAIL = re.compile(
 
 
 
-class EntraError(Exception):
+class EntraError(MockRefusal):
     """A refusal in Entra's wire form: the HTTP status and the JSON body to send."""
 
     def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(body.get("error_description", body.get("error")))
-        self.status = status
-        self.body = body
+        super().__init__(status, body)
 
 
 def aadsts_error(

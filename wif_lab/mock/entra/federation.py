@@ -15,17 +15,17 @@ from typing import Any
 import jwt
 
 from ...jose import MalformedJWT, numeric_date, parse_compact
+from ...oauth import ASYMMETRIC_ALGORITHMS as ASSERTION_ALGORITHMS
+from ...oauth import CLIENT_ASSERTION_TYPE
 from ..base import LabContext
 from .errors import EntraError, _aadsts_time, aadsts_error, application_not_found, resource_not_found, tenant_not_found
 from .issuer_keys import ExternalIssuerKeys, IssuerMetadataError
 from .tenant import MULTI_TENANT_ALIASES, FederatedCredential, ManagedIdentity, Tenant
 from .tokens import AccessToken, FederatedTokenRequest
 
-CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 CLIENT_CREDENTIALS_LIFETIME = (3600, 5400)  # client_credentials tokens: a random 60 to 90 minutes
 ASSERTION_MAX_LIFETIME = 25 * 3600  # "1.01:00:00"
 ASSERTION_CLOCK_SKEW = 300
-ASSERTION_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 WORKLOAD_ID_DOC = "https://learn.microsoft.com/entra/workload-id/workload-identity-federation"
 
 

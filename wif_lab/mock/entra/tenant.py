@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from ...oauth import ENTRA_TOKEN_EXCHANGE_AUDIENCE as TOKEN_EXCHANGE_AUDIENCE
 from ..base import LabContext, seeded_guid
 
 IdentityKind = Literal["system", "user"]
 MULTI_TENANT_ALIASES = ("common", "organizations")
-TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"  # the default (and usual) FIC audience
 MAX_FEDERATED_CREDENTIALS = 20
 _FIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,119}$")
 

@@ -14,28 +14,22 @@ import string
 
 from starlette.responses import JSONResponse
 
+from ..errors import MockRefusal
+
 # Okta sends these on every token endpoint answer, success or failure.
 NO_STORE = {"cache-control": "no-cache, no-store", "pragma": "no-cache"}
 
 _ALNUM = string.ascii_letters + string.digits
 
 
-class OAuthError(Exception):
+class OAuthError(MockRefusal):
     """One refusal from a token endpoint: status, OAuth ``error`` and Okta's exact description."""
 
     def __init__(self, status: int, error: str, description: str, *, headers: dict[str, str] | None = None):
-        super().__init__(f"{status} {error}: {description}")
-        self.status = status
+        super().__init__(status, {"error": error, "error_description": description},
+                         headers={**NO_STORE, **(headers or {})})
         self.error = error
         self.description = description
-        self.headers = headers or {}
-
-    def response(self) -> JSONResponse:
-        return JSONResponse(
-            {"error": self.error, "error_description": self.description},
-            status_code=self.status,
-            headers={**NO_STORE, **self.headers},
-        )
 
 
 def _e(status: int, error: str, description: str) -> OAuthError:

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import jwt
 from cryptography import x509
 
+from ....oauth import ASYMMETRIC_ALGORITHMS
 from ....rules import MATCH_FIELDS, validate_match
-from ..token import ALLOWED_ALGORITHMS
 
 if TYPE_CHECKING:
     pass
@@ -27,7 +27,7 @@ OAUTH_MANAGEABLE_SCOPES = frozenset({"workspace:developer", "workspace:inference
 KNOWN_SCOPES = OAUTH_MANAGEABLE_SCOPES | {"org:admin", "org:manage_tunnels", "workspace:manage_tunnels"}
 SERVICE_ACCOUNT_ROLES = ("admin", "developer")
 WORKSPACE_ROLES = ("workspace_admin", "workspace_developer", "workspace_restricted_developer", "workspace_user")
-JWK_ALGORITHMS = frozenset(ALLOWED_ALGORITHMS)  # a published key must be usable for an accepted JWT
+JWK_ALGORITHMS = frozenset(ASYMMETRIC_ALGORITHMS)  # a published key must be usable for an accepted JWT
 JWK_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 
 NAME_PATTERN = re.compile(r"[a-z0-9-]+")
