@@ -82,6 +82,14 @@ class Mock(Protocol):
     def connection(self) -> dict[str, Any]: ...
 
 
+def start_mock(mock: Mock) -> None:
+    """Start what a mock serves beside its HTTP app (e.g. a gRPC server on a Unix socket), if it has a
+    ``start()``. The stack calls it once every HTTP server is up, and :func:`close_mock` on stop."""
+    start = getattr(mock, "start", None)
+    if callable(start):
+        start()
+
+
 def close_mock(mock: Mock) -> None:
     """Release what a mock runs beside its server (e.g. a kubelet thread), if it has a ``close()``."""
     close = getattr(mock, "close", None)

@@ -20,7 +20,7 @@ from typing import Any
 import uvicorn
 
 from ..errors import ConfigurationError
-from .base import LabContext, Mock, MockSpec, check_order, close_mock
+from .base import LabContext, Mock, MockSpec, check_order, close_mock, start_mock
 from .keys import KeyStore
 from .tls import ensure_lab_tls, write_atomic
 
@@ -145,6 +145,8 @@ class MockStack:
                     if time.monotonic() > deadline:
                         raise RuntimeError(f"mock {server.name} did not start within 15 s")
                     time.sleep(0.005)
+            for mock in self.mocks.values():  # non-HTTP services (a Unix-socket gRPC API), once peers answer
+                start_mock(mock)
             connection = self.connection()
         except BaseException:
             self.stop()
