@@ -49,13 +49,14 @@ SETTINGS_ENV: dict[str, dict[str, str]] = {
                  "identity_header": "IDENTITY_HEADER"},
     "aks": {"tenant_id": "AZURE_TENANT_ID", "client_id": "AZURE_CLIENT_ID", "token_file": "AZURE_FEDERATED_TOKEN_FILE",
             "authority_host": "AZURE_AUTHORITY_HOST", "scope": "CLAUDE_API_RESOURCE"},
+    "spiffe": {"endpoint_socket": "SPIFFE_ENDPOINT_SOCKET"},  # spiffe/token_file.py: the helper's file instead
 }
 # Variables of the notebook's own process that would steer a program elsewhere; a program gets only
 # what :func:`environment` sets for it (the CA variables stay when the runbook uses the system CAs).
 # In live mode the host's own identity variables (what a VM, App Service or the AKS webhook set) are
 # the platform the program runs on, so they stay; only the lab replaces them.
 _RUNBOOK_PREFIXES = ("ANTHROPIC_", "OKTA_", "CLAUDE_")
-_PLATFORM_PREFIXES = ("AZURE_", "IDENTITY_", "MSI_", "IMDS_")
+_PLATFORM_PREFIXES = ("AZURE_", "IDENTITY_", "MSI_", "IMDS_", "SPIFFE_")
 CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 NODE_CA_VARIABLE = "NODE_EXTRA_CA_CERTS"  # Node adds this PEM bundle to its trust store (TypeScript examples)
 IMDS_HOST_VARIABLE = "AZURE_POD_IDENTITY_AUTHORITY_HOST"
@@ -85,7 +86,8 @@ class Source:
 
     @property
     def language(self) -> str:
-        return {".py": "python", ".sh": "bash", ".json": "json", ".ts": "typescript"}.get(Path(self.name).suffix, "")
+        return {".py": "python", ".sh": "bash", ".json": "json", ".ts": "typescript",
+                ".conf": "hcl"}.get(Path(self.name).suffix, "")
 
     def __repr__(self) -> str:
         return f"# examples/{self.name}\n{self.text}"
@@ -142,6 +144,9 @@ def _settings_from_lab(rb: Runbook, directory: str) -> dict[str, Any]:
     if directory == "azure_vm":
         section = rb.lab.section("azure")
         return {"resource": section["resource"], "imds_url": section["imds_url"]}
+    if directory == "spiffe":
+        section = rb.lab.section("spire")
+        return {"endpoint_socket": section["endpoint_socket"], "token_file": section["token_file"]}
     section = rb.lab.section("aks")
     env = section["env"]
     return {"tenant_id": env["AZURE_TENANT_ID"], "client_id": env["AZURE_CLIENT_ID"],
@@ -222,6 +227,10 @@ def environment(rb: Runbook, name: str, *, settings: Mapping[str, Any] | None = 
             values.update(ANTHROPIC_CONFIG_DIR=str(config_dir), ANTHROPIC_PROFILE=profile)
         else:
             values["ANTHROPIC_IDENTITY_TOKEN_FILE"] = token_file
+    elif name == "spiffe/token_file.py":
+        values.pop("SPIFFE_ENDPOINT_SOCKET", None)  # the workload reads the helper's file, not the socket
+        if settings.get("token_file"):
+            values["ANTHROPIC_IDENTITY_TOKEN_FILE"] = str(settings["token_file"])
     elif profile:
         raise ConfigurationError("only aks/env_token_file.py reads a federation profile",
                                  hint="the other programs build their credentials in code")

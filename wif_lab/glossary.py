@@ -1,6 +1,6 @@
 """What each claim means, for the kinds of token the lab shows: Okta access tokens and client
 assertions, DPoP proofs, Entra v1.0/v2.0 access tokens (IMDS and workload identity), Kubernetes
-projected service-account tokens, and generic OIDC tokens.
+projected service-account tokens, SPIFFE JWT-SVIDs, and generic OIDC tokens.
 
 The same claim name means different things per issuer (``sub`` is an Okta app's client ID, an Entra
 identity's object ID, a Kubernetes service account), so :func:`token_kind` first recognises the token
@@ -91,6 +91,14 @@ KUBERNETES: dict[str, str] = {
     "kubernetes.io": "namespace, service account, pod and node the token is bound to",
 }
 
+JWT_SVID: dict[str, str] = {
+    "iss": "SPIRE's jwt_issuer setting (absent when unset): must equal the registered issuer_url byte for byte",
+    "sub": "the workload's SPIFFE ID, spiffe://<trust domain>/<path> (what subject_prefix pins, exactly)",
+    "aud": "the audiences the workload asked the agent for: a list",
+    "exp": "expiry: iat + the entry's jwt_svid_ttl, else the server's default_jwt_svid_ttl (5 min)",
+    "jti": "token ID: only when the entry sets jwt_svid_include_jti (newer SPIRE); none by default",
+}
+
 CUSTOM = "a claim this issuer adds (match it with claims or a condition)"
 ABSENT = "(absent)"
 
@@ -101,6 +109,7 @@ _KINDS: dict[str, dict[str, str]] = {
     "Entra v2.0 token": ENTRA_V2,
     "Entra v1.0 token": ENTRA_V1,
     "Kubernetes token": KUBERNETES,
+    "JWT-SVID": JWT_SVID,
     "OIDC token": {},
 }
 
@@ -111,6 +120,8 @@ def token_kind(claims: Mapping[str, Any]) -> str:
         return "DPoP proof"
     if "kubernetes.io" in claims:
         return "Kubernetes token"
+    if str(claims.get("sub", "")).startswith("spiffe://"):
+        return "JWT-SVID"
     version = claims.get("ver")
     if version == "2.0":
         return "Entra v2.0 token"
