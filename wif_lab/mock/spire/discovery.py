@@ -34,6 +34,7 @@ from .errors import domain_not_allowed, method_not_allowed
 from .server import SpireServer
 
 SIGNING_ALGS = ["RS256", "ES256", "ES384"]
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]  # Go's mux routes them all to the handler
 NO_CACHE = {"cache-control": "no-cache, no-store, must-revalidate", "pragma": "no-cache", "expires": "0"}
 
 
@@ -93,8 +94,8 @@ class DiscoveryProvider:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/.well-known/openid-configuration", self.well_known),
-            Route("/keys", self.keys_endpoint),
+            Route("/.well-known/openid-configuration", self.well_known, methods=ANY_METHOD),
+            Route("/keys", self.keys_endpoint, methods=ANY_METHOD),
         ]
 
 
