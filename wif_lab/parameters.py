@@ -65,6 +65,16 @@ PROVIDERS: dict[str, dict[str, Parameter]] = {
         "token_file": Parameter("token_file", "AZURE_FEDERATED_TOKEN_FILE in the pod: the projected token's path"),
         "scope": Parameter("scope", "api://<APP_ID>/.default of the app registration that stands for the Claude API"),
     },
+    "spire": {
+        "endpoint_socket": Parameter("spiffe_endpoint_socket", "SPIFFE_ENDPOINT_SOCKET in the workload's container: "
+                                     "unix:///run/spire/sockets/agent.sock, the SPIRE agent's socket mounted in"),
+        "issuer": Parameter("spiffe_issuer", "the SPIRE server's jwt_issuer (server.conf), the URL of the OIDC "
+                            "Discovery Provider, e.g. https://oidc-discovery.prod.example.com"),
+        "spiffe_id": Parameter("spiffe_id", "the workload's SPIFFE ID: spire-server entry show (spiffe://<trust "
+                               "domain>/ns/<namespace>/sa/<service account>)"),
+        "token_file": Parameter("spiffe_token_file", "optional: where spiffe-helper writes the JWT-SVID, "
+                                "<cert_dir>/<jwt_svid_file_name> (/var/run/secrets/anthropic.com/token)"),
+    },
 }
 
 # Secrets a provider takes from the environment only: internal key → variable.

@@ -54,6 +54,32 @@ def set_entry_ttl(rb: Runbook, spiffe_id: str, jwt_svid_ttl: int) -> dict[str, A
     return _post(rb, "entries_url", {"spiffe_id": spiffe_id, "jwt_svid_ttl": jwt_svid_ttl})
 
 
+def restore(rb: Runbook) -> dict[str, Any] | None:
+    """Put the lab's SPIRE server back as the lab started it (clean up after the demonstrations)."""
+    section = _section(rb)
+    if section is None:
+        return None
+    set_entry_ttl(rb, section["spiffe_id"], 0)
+    return configure_server(rb, jwt_issuer=section["jwt_issuer"], default_jwt_svid_ttl=section["default_jwt_svid_ttl"])
+
+
+def svid_token(outcome: SvidOutcome) -> str | None:
+    """The token of an issued outcome (``None`` when refused or skipped), to present it next."""
+    return outcome.svid.token if outcome.svid is not None else None
+
+
+def settings_table(rb: Runbook, settings: dict[str, Any], title: str = "Settings") -> Table:
+    """The notebook's SPIFFE settings; in the lab, its run folder shown as ``<lab run dir>`` (it changes per run)."""
+    run_dir = rb.lab.connection.path.parent if rb.lab is not None and rb.lab.connection.path is not None else None
+    shown = {}
+    for key, value in settings.items():
+        text = str(value)
+        if run_dir is not None:
+            text = text.replace(str(run_dir), "<lab run dir>")
+        shown[key] = text
+    return summary(title, shown)
+
+
 def server_table(settings: dict[str, Any] | None, title: str = "SPIRE server settings (lab)") -> Table | None:
     if settings is None:
         return None
