@@ -92,10 +92,10 @@ KUBERNETES: dict[str, str] = {
 }
 
 JWT_SVID: dict[str, str] = {
-    "iss": "SPIRE's jwt_issuer setting (absent when unset): must equal the registered issuer_url byte for byte",
+    "iss": "SPIRE's jwt_issuer (absent when unset): must equal the registered issuer_url byte for byte",
     "sub": "the workload's SPIFFE ID, spiffe://<trust domain>/<path> (what subject_prefix pins, exactly)",
     "aud": "the audiences the workload asked the agent for: a list",
-    "exp": "expiry: iat + the entry's jwt_svid_ttl, else the server's default_jwt_svid_ttl (5 min)",
+    "exp": "expiry: iat + jwt_svid_ttl (default 5 min)",
     "jti": "token ID: only when the entry sets jwt_svid_include_jti (newer SPIRE); none by default",
 }
 
