@@ -6,6 +6,8 @@ All share the session's lab.
 
 from __future__ import annotations
 
+import os
+
 import jwt
 import pytest
 from spiffe import JwtSource, WorkloadApiClient
@@ -109,3 +111,19 @@ def test_the_jwt_source_example_reaches_claude(the_lab: Lab, spire: dict) -> Non
     reached_claude(run, rule, the_lab)
     assert run.env["SPIFFE_ENDPOINT_SOCKET"] == spire["endpoint_socket"]
     assert "ANTHROPIC_IDENTITY_TOKEN_FILE" not in run.env
+
+
+def test_doctor_fetches_the_svid_from_the_agent(lab: MockStack, the_lab: Lab, spire: dict,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from wif_lab.cli import main as cli_main
+
+    fed = rule_for(the_lab, spire)
+    for name in [n for n in os.environ if n.startswith(("ANTHROPIC_", "SPIFFE_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("WIF_LAB_CONNECTION", str(lab.connection_file))
+    code = cli_main(["doctor", "--mode", "mock", "--provider", "spiffe", "--exchange",
+                     "-p", "federation_rule_id", fed.rule.id, "-p", "service_account_id", fed.service_account.id])
+    shown = capsys.readouterr().out
+    assert code == 0, shown
+    assert "the SPIRE agent's Workload API at unix:" in shown and "failed" not in shown.splitlines()[0]

@@ -3,9 +3,10 @@
 Run where the workload runs (the pod, the VM, the CI job). Without options it checks what the SDK would
 use there: the IDs and identity token from the ``ANTHROPIC_*`` variables or the active profile. ``-p``
 takes the notebooks' parameter names to add or override values; ``--provider`` fetches the token the way
-a notebook does (Okta client credentials, IMDS, or AKS hop 1). An ``org:admin`` token in
-``WIF_LAB_ADMIN_TOKEN`` lets it read the issuer and rule back. Exit status: 0 when no check failed, 1 when
-one did, 2 for a usage error. ``--json`` prints the same report for a pipeline; neither form holds a secret.
+a notebook does (Okta client credentials, IMDS, AKS hop 1, or a JWT-SVID from the SPIRE agent). An
+``org:admin`` token in ``WIF_LAB_ADMIN_TOKEN`` lets it read the issuer and rule back. Exit status: 0 when no
+check failed, 1 when one did, 2 for a usage error. ``--json`` prints the same report for a pipeline; neither
+form holds a secret.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .report import Report
 from .run import run
 from .sources import FileSource, ProviderSource, TokenSource
 
-PROVIDER_CHOICES = {"file": None, "okta": "okta", "azure-imds": "azure", "aks": "aks"}
+PROVIDER_CHOICES = {"file": None, "okta": "okta", "azure-imds": "azure", "aks": "aks", "spiffe": "spire"}
 DEFAULT_OKTA_SCOPE = "anthropic.access"
 
 
@@ -92,6 +93,13 @@ def token_source(provider: str, token_file: str | None, params: dict[str, str], 
                             client_id=params.get("identity_client_id", ""), imds_url="", required=("resource",))
         imds = ImdsClient(azure.resource, base_url=azure.imds_url or None, client_id=azure.client_id or None)
         return ProviderSource(imds_token_provider(imds), f"IMDS at {imds.token_url} for {imds.resource}")
+    if provider == "spiffe":
+        from ..providers.spiffe import WorkloadApiClient, svid_token_provider
+
+        spire = rb.settings("spire", endpoint_socket=params.get("spiffe_endpoint_socket", "")
+                            or os.environ.get("SPIFFE_ENDPOINT_SOCKET", ""), required=("endpoint_socket",))
+        agent = WorkloadApiClient(spire.endpoint_socket)
+        return ProviderSource(svid_token_provider(agent), f"the SPIRE agent's Workload API at {agent.target}")
     from ..providers.aks import entra_token_provider
     from ..scenarios.aks import pod_settings, workload_client
 
