@@ -27,6 +27,7 @@ more are refused with ``RESOURCE_EXHAUSTED`` instead of queueing behind streams 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -147,7 +148,7 @@ class Agent:
         self._lock = threading.Lock()
         self._subscribers: set[threading.Event] = set()
         self._servers: list[grpc.Server] = []
-        self._pool: futures.ThreadPoolExecutor | None = None
+        self._pools: list[futures.ThreadPoolExecutor] = []
 
     def add_workload(self, name: str, selectors: frozenset[str], socket_path: Path) -> Workload:
         workload = Workload(name, selectors, socket_path)
@@ -220,18 +221,23 @@ class Agent:
 
     # -- serving
 
+    @property
+    def running(self) -> bool:
+        return bool(self._servers)
+
     def start(self) -> None:
         if self._servers:
             return
         self.closing.clear()
-        self._pool = futures.ThreadPoolExecutor(max_workers=MAX_CONCURRENT_RPCS, thread_name_prefix="wif-lab-spire")
         for workload in self.workloads.values():
             path = workload.socket_path
             path.parent.mkdir(parents=True, exist_ok=True)
             if path.exists() or path.is_symlink():
                 path.unlink()  # a socket left by a lab that did not stop cleanly
-            server = grpc.server(self._pool, interceptors=[_SecurityHeader()],
-                                 maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS)
+            # A pool per socket: streams held open on one socket never starve another's calls.
+            pool = futures.ThreadPoolExecutor(max_workers=MAX_CONCURRENT_RPCS, thread_name_prefix="wif-lab-spire")
+            self._pools.append(pool)
+            server = grpc.server(pool, interceptors=[_SecurityHeader()], maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS)
             service.add_SpiffeWorkloadAPIServicer_to_server(_Servicer(self, workload), server)
             if not server.add_insecure_port(f"unix:{path}"):
                 raise RuntimeError(f"cannot listen on the Unix socket {path}")
@@ -246,16 +252,14 @@ class Agent:
         events = [server.stop(grace=0.5) for server in servers]
         for done in events:
             done.wait(5)
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        pools, self._pools = self._pools, []
+        for pool in pools:
+            pool.shutdown(wait=False, cancel_futures=True)
         for workload in self.workloads.values():
             with contextlib.suppress(OSError):
                 workload.socket_path.unlink()
 
 
 def _payload(token: str) -> bytes:
-    import base64
-
     segment = token.split(".")[1]
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))

@@ -17,6 +17,7 @@ restarted (the agent's cached SVIDs are dropped); ``POST /lab/entries`` changes 
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -91,8 +92,6 @@ class SpireMock:
         self.helper.stop()
         self.agent.stop()
         if self._tmp_sockets:
-            import shutil
-
             shutil.rmtree(self._tmp_sockets, ignore_errors=True)
 
     # -- what an operator changes (lab: through /lab routes)
@@ -105,7 +104,7 @@ class SpireMock:
     def _changed(self) -> None:
         self.agent.flush_cache()
         self.agent.notify()
-        if self.agent._servers:  # running: the sidecar picks the change up on its next fetch; do it now
+        if self.agent.running:  # running: the sidecar picks the change up on its next fetch; do it now
             try:
                 self.helper.update()
             except Exception as exc:  # the file keeps the old token, as the real helper's would
