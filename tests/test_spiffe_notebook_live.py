@@ -1,6 +1,6 @@
 """Notebook 06 in live mode: the very same cells, with only parameters changed.
 
-A private lab stands in for "your SPIRE agent and your Anthropic organization": the notebook gets the agent's
+The session's lab stands in for "your SPIRE agent and your Anthropic organization": the notebook gets the agent's
 socket, the issuer, the SPIFFE ID and the Anthropic IDs as papermill parameters (no connection file), the way a
 platform engineer runs it inside the workload's container. Lab-only steps (changing SPIRE's settings, calling
 as other workloads, the look-alike rule) must be skipped with a note; the main path and both example programs
@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import federate, lab_of, own_stack
+from tests.helpers import federate, lab_of
 from wif_lab.mock.stack import MockStack
 from wif_lab.runner import NOTEBOOK_DIR, execute
 
@@ -24,14 +23,9 @@ NOTEBOOK = NOTEBOOK_DIR / "06_spiffe.ipynb"
 AUDIENCE = "https://api.anthropic.com"
 
 
-@pytest.fixture(scope="module")
-def stack(state_dir: Path) -> Iterator[MockStack]:
-    with own_stack(state_dir, "spiffe-live") as running:
-        yield running
-
-
-def test_spiffe_notebook_as_a_live_runbook(stack: MockStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    lab = lab_of(stack)
+def test_spiffe_notebook_as_a_live_runbook(lab: MockStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stack = lab
+    lab = lab_of(stack)  # the session's lab, attached as if it were the real services
     spire = lab.section("spire")
     fed = federate(lab, issuer_url=spire["issuer"], token_lifetime_seconds=300,
                    match={"subject_prefix": spire["spiffe_id"], "audience": AUDIENCE})

@@ -1,7 +1,8 @@
 """Real clients nobody here wrote, against the mock SPIRE: py-spiffe's ``JwtSource`` pointed at the agent's
 socket with ``SPIFFE_ENDPOINT_SOCKET`` (unchanged), its JWT-SVID exchanged through the official ``anthropic``
-SDK over TLS; the SDK reading spiffe-helper's token file; and the two programs in ``examples/spiffe``.
-All share the session's lab.
+SDK over TLS; the SDK reading spiffe-helper's token file; ``wif-lab doctor --provider spiffe``. All share
+the session's lab. The two programs in ``examples/spiffe`` run as their own processes in notebook 06, whose
+live-mode test (tests/test_spiffe_notebook_live.py) fails when either does.
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ from spiffe import JwtSource, WorkloadApiClient
 from spiffe.spiffe_id.spiffe_id import TrustDomain
 from spiffe.workloadapi.errors import FetchJwtSvidError, JwtSourceError
 
-from tests._examples_lab import mock_runbook, reached_claude, register
 from tests.helpers import federate, lab_of
-from wif_lab import examples
 from wif_lab.lab import Lab
 from wif_lab.mock.stack import MockStack
 from wif_lab.sdk import federated_client
@@ -99,18 +98,6 @@ def test_the_sdk_reads_the_helpers_token_file(the_lab: Lab, spire: dict) -> None
     reply = claude.messages.create(model="claude-haiku-4-5", max_tokens=32,
                                    messages=[{"role": "user", "content": "hi"}])
     assert fed.service_account.id in reply.content[0].text
-
-
-def test_the_jwt_source_example_reaches_claude(the_lab: Lab, spire: dict) -> None:
-    """The program as deployed: its own process, configured only by SPIFFE_ENDPOINT_SOCKET and ANTHROPIC_*.
-    (spiffe/token_file.py is the SDK's token-file path tested above; notebook 06's live-mode test runs both.)"""
-    rb = mock_runbook(the_lab)
-    rule = register(rb, "examples-jwt-source", spire["issuer"],
-                    {"subject_prefix": spire["spiffe_id"], "audience": AUDIENCE})
-    run = examples.run("spiffe/sdk_jwt_source.py", rb)
-    reached_claude(run, rule, the_lab)
-    assert run.env["SPIFFE_ENDPOINT_SOCKET"] == spire["endpoint_socket"]
-    assert "ANTHROPIC_IDENTITY_TOKEN_FILE" not in run.env
 
 
 def test_doctor_fetches_the_svid_from_the_agent(lab: MockStack, the_lab: Lab, spire: dict,
