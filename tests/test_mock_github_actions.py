@@ -163,7 +163,8 @@ def test_refuses_an_unknown_job(mock: GitHubActionsMock, client: TestClient) -> 
 @pytest.mark.parametrize("query", ["", "?api-version=1.0", "?api-version="], ids=["missing", "unsupported", "empty"])
 def test_refuses_a_missing_or_unsupported_api_version(mock: GitHubActionsMock, client: TestClient, query: str) -> None:
     url = mock.request_url(mock.job("main-push")).split("?")[0] + query
-    answer = client.get(url.removeprefix(BASE), headers={"authorization": f"Bearer {mock.job('main-push').request_token}"})
+    bearer = {"authorization": f"Bearer {mock.job('main-push').request_token}"}
+    answer = client.get(url.removeprefix(BASE), headers=bearer)
     refused(answer, 400, gh_errors.API_VERSION)
 
 
@@ -179,4 +180,5 @@ def test_refuses_a_query_that_is_not_utf8(mock: GitHubActionsMock, client: TestC
 
 def test_only_get(mock: GitHubActionsMock, client: TestClient) -> None:
     url = mock.request_url(mock.job("main-push")).removeprefix(BASE)
-    assert client.post(url, headers={"authorization": f"Bearer {mock.job('main-push').request_token}"}).status_code == 405
+    bearer = {"authorization": f"Bearer {mock.job('main-push').request_token}"}
+    assert client.post(url, headers=bearer).status_code == 405

@@ -65,6 +65,13 @@ PROVIDERS: dict[str, dict[str, Parameter]] = {
         "token_file": Parameter("token_file", "AZURE_FEDERATED_TOKEN_FILE in the pod: the projected token's path"),
         "scope": Parameter("scope", "api://<APP_ID>/.default of the app registration that stands for the Claude API"),
     },
+    "github_actions": {
+        "audience": Parameter("github_audience", "the audience the job asks GitHub for: the rule's audience, "
+                              "https://api.anthropic.com in the guide"),
+        "discovery_base": Parameter("github_discovery_base", "leave empty against GitHub (Anthropic reads "
+                                    "https://token.actions.githubusercontent.com/.well-known/openid-configuration); "
+                                    "the issuer's jwks.discovery_base otherwise"),
+    },
 }
 
 # Secrets a provider takes from the environment only: internal key → variable.

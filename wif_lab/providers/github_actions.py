@@ -143,8 +143,9 @@ class GitHubActionsClient:
             if not isinstance(value, str) or not value:
                 raise TypeError("value is not a non-empty string")
         except (ValueError, KeyError, TypeError) as exc:
-            raise ProviderError("GitHub's token service answered 200 without a token in `value`", status=200,
-                                hint="the URL is not the runner's token service, or a proxy rewrote the answer") from exc
+            raise ProviderError(
+                "GitHub's token service answered 200 without a token in `value`", status=200,
+                hint="the URL is not the runner's token service, or a proxy rewrote the answer") from exc
         return GitHubToken(value)
 
     def __repr__(self) -> str:

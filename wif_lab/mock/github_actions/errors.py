@@ -17,7 +17,8 @@ WRONG_BEARER = "The bearer token is not this job's request token"
 JOB_COMPLETED = "The job has completed: its request token expired with it"
 NO_PERMISSION = "The job's permissions do not include id-token: write"
 UNKNOWN_JOB = "No running job matches this URL"
-API_VERSION = "The api-version query parameter is missing or not supported: use the URL the runner set (api-version=2.0)"
+API_VERSION = ("The api-version query parameter is missing or not supported: use the URL the runner set "
+               "(api-version=2.0)")
 REPEATED = "The query parameter {name!r} is given more than once"
 UNREADABLE = "The query string cannot be read: {reason}"
 

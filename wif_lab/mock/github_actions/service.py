@@ -94,7 +94,7 @@ class GitHubActionsMock:
         self._key = ctx.keys.private_key(SIGNING_KEY)
         self._certificate = self._self_signed()
         der = self._certificate.public_bytes(serialization.Encoding.DER)
-        self.x5t = _b64(hashlib.sha1(der).digest())  # noqa: S324 - x5t is defined as the SHA-1 thumbprint
+        self.x5t = _b64(hashlib.sha1(der).digest())
         self.x5c = base64.b64encode(der).decode()
         self.kid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{ISSUER}#{self.x5t}"))
         self.account = _b64(hashlib.sha256(f"{ctx.seed}:actions-account".encode()).digest())[:42]
