@@ -88,7 +88,8 @@ class Source:
 
     @property
     def language(self) -> str:
-        return {".py": "python", ".sh": "bash", ".json": "json", ".ts": "typescript"}.get(Path(self.name).suffix, "")
+        languages = {".py": "python", ".sh": "bash", ".json": "json", ".ts": "typescript", ".yml": "yaml"}
+        return languages.get(Path(self.name).suffix, "")
 
     def __repr__(self) -> str:
         return f"# examples/{self.name}\n{self.text}"

@@ -91,6 +91,31 @@ KUBERNETES: dict[str, str] = {
     "kubernetes.io": "namespace, service account, pod and node the token is bound to",
 }
 
+GITHUB_ACTIONS: dict[str, str] = {
+    "iss": "GitHub's issuer, shared by every GitHub customer: a rule must also pin the owner",
+    "sub": "repo:<owner>/<repo>: then environment:<name>, pull_request, or ref:<ref> (newer repositories: "
+           "<owner>@<id>/<repo>@<id>)",
+    "aud": "the audience the step asked for (default: https://github.com/<owner>)",
+    "jti": "token ID, new for every request to the runner: Anthropic refuses a second exchange of it",
+    "nbf": "not valid before: GitHub backdates it (300 s before iat)",
+    "exp": "expiry: 5 minutes after iat",
+    "repository": "<owner>/<repo> the workflow runs in (for a fork's pull request: the base repository)",
+    "repository_owner": "the organization or user that owns the repository: what tenant pinning reads",
+    "repository_owner_id": "the owner's numeric ID, as a string (survives a rename)",
+    "repository_id": "the repository's numeric ID, as a string (survives a rename)",
+    "ref": "the branch or tag the run is for (refs/pull/<n>/merge for a pull request)",
+    "ref_type": "branch or tag",
+    "ref_protected": "whether branch protection applies to ref: the string \"true\" or \"false\"",
+    "event_name": "what triggered the run: push, pull_request, workflow_dispatch, …",
+    "environment": "the deployment environment the job targets (only then present)",
+    "head_ref": "the pull request's source branch (a fork's branch for a fork's pull request)",
+    "base_ref": "the pull request's target branch",
+    "actor": "the account that triggered the run",
+    "workflow_ref": "<owner>/<repo>/<workflow file>@<ref>",
+    "job_workflow_ref": "the workflow file that defines the job (a reusable workflow's own path)",
+    "runner_environment": "github-hosted or self-hosted",
+}
+
 CUSTOM = "a claim this issuer adds (match it with claims or a condition)"
 ABSENT = "(absent)"
 
@@ -101,6 +126,7 @@ _KINDS: dict[str, dict[str, str]] = {
     "Entra v2.0 token": ENTRA_V2,
     "Entra v1.0 token": ENTRA_V1,
     "Kubernetes token": KUBERNETES,
+    "GitHub Actions token": GITHUB_ACTIONS,
     "OIDC token": {},
 }
 
@@ -118,6 +144,8 @@ def token_kind(claims: Mapping[str, Any]) -> str:
         return "Entra v1.0 token"
     if "cid" in claims and "scp" in claims:
         return "okta access token"
+    if "repository_owner" in claims and "run_id" in claims:
+        return "GitHub Actions token"
     aud = claims.get("aud")
     if (claims.get("iss") is not None and claims.get("iss") == claims.get("sub") and isinstance(aud, str)
             and aud.rstrip("/").endswith("/token")):

@@ -76,10 +76,27 @@ def lab_jobs(rb: Runbook) -> Table | Note:
     return Table("The lab's jobs", ["job", "repository", "event", "ref", "environment", "sub", "state"], rows)
 
 
-def page_match(claims: Mapping[str, Any], audience: str = AUDIENCE) -> dict[str, Any]:
-    """The guide's rule for a token's repository: its main branch exactly, the audience, and the owner."""
+def jwks_mode(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """How Anthropic finds GitHub's keys: discovery at the issuer URL, or (the lab) at ``discovery_base``."""
+    base = settings.get("discovery_base")
+    return {"type": "discovery", **({"discovery_base": base} if base else {})}
+
+
+def page_match(token: str | Mapping[str, Any] | None, audience: str = AUDIENCE) -> dict[str, Any]:
+    """The guide's rule for a token's repository: its main branch exactly, the audience, and the owner.
+
+    ``token`` may be the token or its claims; None (a lab-only token in live mode) gives an empty match.
+    """
+    if token is None:
+        return {}
+    claims = decode(token).claims if isinstance(token, str) else token
     return {"subject_prefix": f"repo:{claims['repository']}:ref:refs/heads/main", "audience": audience,
             "claims": {"repository_owner": claims["repository_owner"]}}
+
+
+def subject(token: str | None) -> str | None:
+    """The token's ``sub``, to copy into a rule (None for a lab-only token in live mode)."""
+    return decode(token).claims.get("sub") if token is not None else None
 
 
 def token_or_none(gh_client: GitHubActionsClient | None) -> str | None:

@@ -101,10 +101,15 @@ class GitHubActionsMock:
         self.jobs: dict[str, Job] = {}
         for job_name, spec in JOBS.items():
             self.jobs[job_name] = Job(
-                name=job_name, request_token=secrets.token_urlsafe(32),
+                name=job_name, request_token=self._request_token(job_name),
                 plan_id=seeded_guid(ctx.seed, f"actions-plan:{job_name}"),
                 job_id=seeded_guid(ctx.seed, f"actions-job:{job_name}"), **spec)
         self.tokens_issued = 0
+
+    def _request_token(self, job_name: str) -> str:
+        """A job's request token: secret to the job, stable per lab seed (as the IMDS header is), so the
+        notebooks' redacted prefixes do not change from run to run."""
+        return _b64(hashlib.sha256(f"{self.ctx.seed}:actions-request-token:{job_name}".encode()).digest())
 
     def _self_signed(self) -> x509.Certificate:
         """The certificate GitHub publishes with each key (``x5c``); its SHA-1 is the ``x5t`` of tokens."""
