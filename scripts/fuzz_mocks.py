@@ -39,7 +39,7 @@ from _bootstrap import ensure, run
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 COSTLY = "claims.l.map(a, claims.l.map(b, a + b)).size() > 0"
-MOCKS = ("anthropic", "okta", "entra", "imds", "app_service", "kubernetes", "oidc")
+MOCKS = ("anthropic", "okta", "entra", "imds", "app_service", "kubernetes", "oidc", "github_actions")
 
 
 # ── hostile material ───────────────────────────────────────────────────────────────────────────────
@@ -497,10 +497,38 @@ class Targets:
 
         return [(0.8, mint), (0.2, path)]
 
+    # -- github_actions (the runner's token service and GitHub's issuer documents)
+
+    def github_actions_builders(self) -> list[tuple[float, Builder]]:
+        github = self.conn["github_actions"]
+        env = github["env"]
+        url = env["ACTIONS_ID_TOKEN_REQUEST_URL"]
+        bearer = ("Bearer " + env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]).encode()
+
+        def query(rng: random.Random) -> Req:
+            text = urlencode({"audience": rng.choice([*ODD_TEXT, "https://api.anthropic.com"])})
+            if rng.random() < 0.5:
+                text = text.replace("=", "=" + rng.choice(BAD_ESCAPES), 1)
+            if rng.random() < 0.2:
+                text += "&api-version=" + quote(rng.choice(["2.0", *ODD_TEXT]), safe="")
+            return Req("GET", f"{url}&{text}", [(b"authorization", bearer)])
+
+        def authorization(rng: random.Random) -> Req:
+            return Req("GET", url + "&audience=x", [(b"authorization", odd_header(rng, b"Bearer"))])
+
+        def path(rng: random.Random) -> Req:
+            head, _, tail = url.partition("/_apis/")
+            target = rng.choice([head + odd_path(rng) + "/_apis/" + tail, github["base_url"] + odd_path(rng),
+                                 github["base_url"] + "/.well-known" + odd_path(rng)])
+            return Req(rng.choice(["GET", "POST", "HEAD"]), target, [(b"authorization", bearer)])
+
+        return [(0.5, query), (0.3, authorization), (0.2, path)]
+
     def builders(self, mock: str) -> list[tuple[float, Builder]]:
         return {"anthropic": self.anthropic, "okta": self.okta_builders, "entra": self.entra_builders,
                 "imds": self.imds_builders, "app_service": self.app_service_builders,
-                "kubernetes": self.kubernetes_builders, "oidc": self.oidc_builders}[mock]()
+                "kubernetes": self.kubernetes_builders, "oidc": self.oidc_builders,
+                "github_actions": self.github_actions_builders}[mock]()
 
 
 class _SyncAdmin:

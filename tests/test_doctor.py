@@ -415,6 +415,32 @@ def test_command_against_a_served_lab_fills_the_providers_settings(lab: MockStac
     assert "lab note" in out and "every check passed (exit status 0)" in out
 
 
+def test_command_in_a_served_labs_github_job(lab: MockStack, the_lab: Lab, capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """--provider github-actions asks the runner (here the lab's workload job) the way the notebook does."""
+    from wif_lab.scenarios.github_actions import page_match
+
+    github = the_lab.section("github_actions")
+    repository = {"repository": github["repository"], "repository_owner": github["repository_owner"]}
+    fed = federate(the_lab, issuer_url=github["issuer"],
+                   jwks={"type": "discovery", "discovery_base": github["discovery_base"]}, match=page_match(repository))
+    monkeypatch.setenv("WIF_LAB_CONNECTION", str(lab.connection_file))
+    code = cli_main(["doctor", "--mode", "mock", "--provider", "github-actions", "-p", "federation_rule_id",
+                     fed.rule.id, "-p", "service_account_id", fed.service_account.id, "--exchange"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "the runner's token service" in out and "every check passed (exit status 0)" in out
+
+
+def test_github_actions_outside_a_job_says_id_token_write(capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    assert cli_main(["doctor", "--provider", "github-actions", "-p", "organization_id", str(uuid.uuid4()),
+                     "-p", "federation_rule_id", "fdrl_01" + "0" * 22]) == 2
+    assert "permissions: id-token: write" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("args, message", [
     (["--provider", "okta", "-p", "okta_isuer", "x"], "did you mean 'okta_issuer'"),
     (["--provider", "okta", "--token-file", "/x"], "--token-file goes with --provider file"),

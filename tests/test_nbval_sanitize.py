@@ -27,6 +27,8 @@ SAMPLES = [
     ("kid    TQLz_YOZTVOGo8i03ZTAtYiO0dgn-vjpDsj555EfVc0", "kid    <KEY-ID>"),
     ("<td>kid</td><td style='x'>3LMBaZhHwnpvGXSQJyX4Iej-eGM</td>", "<td>kid</td><td style='x'><ENTRA-KID></td>"),
     ("Trace ID: … Timestamp: 2026-11-23 20:21:29Z", "Trace ID: … Timestamp: <TIMESTAMP>"),
+    ("ExchangeResult(token_type='Bearer', expires_in=582, scope='x')",
+     "ExchangeResult(token_type='Bearer', expires_in=<SECONDS>, scope='x')"),
 ]
 
 

@@ -20,6 +20,13 @@ def test_lab_and_connection(lab: MockStack) -> None:
     admin_token = the_lab.connection.anthropic["admin_token"]
     for obj in (the_lab, the_lab.connection):
         assert admin_token not in _shown(obj)
+    github = the_lab.section("github_actions")
+    request_tokens = [github["env"]["ACTIONS_ID_TOKEN_REQUEST_TOKEN"],
+                      *(job["env"]["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] for job in github["jobs"].values()
+                        if "ACTIONS_ID_TOKEN_REQUEST_TOKEN" in job["env"])]
+    assert len(request_tokens) == 8
+    for token in request_tokens:
+        assert token.reveal() not in _shown(github) and token.reveal() not in _shown(the_lab.connection)
 
 
 def test_runbook_and_settings(lab: MockStack) -> None:

@@ -26,6 +26,7 @@ AUDIENCE = "https://api.anthropic.com"
 OKTA_NOTEBOOK = NOTEBOOK_DIR / "01_okta.ipynb"
 AZURE_NOTEBOOK = NOTEBOOK_DIR / "02_azure_managed_identity.ipynb"
 AKS_NOTEBOOK = NOTEBOOK_DIR / "03_aks_entra_workload_identity.ipynb"
+GITHUB_NOTEBOOK = NOTEBOOK_DIR / "04_github_actions.ipynb"
 
 
 @pytest.fixture(autouse=True)
@@ -154,6 +155,43 @@ def test_aks_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path,
     headline = _doctor_headline(shown)
     assert "failed" not in headline and "1 lab notes" in headline and "skipped" not in headline
     assert lab.connection.anthropic["admin_token"] not in output.read_text()
+
+
+@pytest.mark.skipif(not GITHUB_NOTEBOOK.exists(), reason="the GitHub Actions notebook is not committed yet")
+def test_github_actions_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside a "job" whose runner variables name the lab's token service: the token, the exchange, the SDK and
+    the shipped programs run from the environment alone; other jobs, look-alike rules and refusals are skipped."""
+    from wif_lab.scenarios.github_actions import page_match
+
+    lab = lab_of(fresh_stack)
+    github = lab.section("github_actions")
+    fed = federate(lab, issuer_url=github["issuer"],
+                   jwks={"type": "discovery", "discovery_base": github["discovery_base"]},
+                   match=page_match({"repository": github["repository"],
+                                     "repository_owner": github["repository_owner"]}))
+    monkeypatch.delenv("WIF_LAB_CONNECTION", raising=False)
+    monkeypatch.setenv("WIF_LAB_ADMIN_TOKEN", lab.connection.anthropic["admin_token"])
+    for name, value in github["env"].items():  # what the runner sets in a job with id-token: write
+        monkeypatch.setenv(name, value)
+    parameters = {"mode": "live", "github_discovery_base": github["discovery_base"], **_anthropic_parameters(lab, fed)}
+    output = tmp_path / "04.live.ipynb"
+    result = execute(GITHUB_NOTEBOOK, output, parameters, timeout=60)
+    assert result.ok, result.error
+
+    shown = _outputs(output)
+    assert "skipped in live mode: it needs another job than this one" in shown  # the runner's refusals, not provoked
+    assert "skipped in live mode: it creates rules in your organization" in shown  # shared-issuer rules not tried
+    assert "would be accepted" in shown                          # preflight read the rule back
+    assert "service account 'test-sa-" in shown                 # Messages ran as the rule's target
+    assert "Ran examples/github_actions/sdk_token_function.py against the live services" in shown
+    outcomes = [e["status"]["outcome"] for e in lab.events(federation_rule_id=fed.rule.id, limit=50)]
+    assert outcomes.count("success") >= 4 and "denied" not in outcomes  # exchange, SDK, two programs; no refusal
+    headline = _doctor_headline(shown)
+    assert "failed" not in headline and "1 lab notes" in headline and "skipped" not in headline
+    text = output.read_text()
+    assert lab.connection.anthropic["admin_token"] not in text
+    assert github["env"]["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] not in text  # the runner's request token never shows
 
 
 # --- live mode that helps: DPoP, client secrets, parameter mistakes ---------------------------------

@@ -181,6 +181,7 @@ def _lab_tokens(stack: MockStack) -> dict[str, Any]:
     """One token of every kind the mocks issue, obtained with the workload-side clients."""
     from wif_lab.providers.aks import WorkloadIdentityClient, read_token_file
     from wif_lab.providers.azure_imds import ImdsClient, from_connection
+    from wif_lab.providers.github_actions import GitHubActionsClient
     from wif_lab.providers.okta import OktaClient, build_dpop_proof, new_dpop_key
     from wif_lab.scenarios.azure import V1_RESOURCE
 
@@ -203,6 +204,8 @@ def _lab_tokens(stack: MockStack) -> dict[str, Any]:
         "AKS Entra": WorkloadIdentityClient.from_connection(aks, verify=ca).get_token().access_token,
         "projected (Entra)": read_token_file(aks["token_file"]),
         "projected (Anthropic)": read_token_file(aks["anthropic_token_file"]),
+        "GitHub Actions": GitHubActionsClient(environ=lab.section("github_actions")["env"], verify=ca)
+        .get_token().value,
     }
 
 
@@ -222,6 +225,7 @@ def test_every_claim_the_mocks_issue_has_a_meaning(lab: MockStack) -> None:
     ({"cid": "0oa", "scp": ["a"], "ver": 1}, "okta access token"),
     ({"iss": "0oa", "sub": "0oa", "aud": "https://x/oauth2/aus/v1/token"}, "client assertion"),
     ({"iss": "https://x", "sub": "y"}, "OIDC token"),
+    ({"repository_owner": "o", "run_id": "1", "sub": "repo:o/r:pull_request"}, "GitHub Actions token"),
 ])
 def test_token_kinds(claims: dict[str, Any], kind: str) -> None:
     assert glossary.token_kind(claims) == kind

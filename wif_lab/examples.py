@@ -50,13 +50,16 @@ SETTINGS_ENV: dict[str, dict[str, str]] = {
     "aks": {"tenant_id": "AZURE_TENANT_ID", "client_id": "AZURE_CLIENT_ID", "token_file": "AZURE_FEDERATED_TOKEN_FILE",
             "authority_host": "AZURE_AUTHORITY_HOST", "scope": "CLAUDE_API_RESOURCE"},
     "spiffe": {"endpoint_socket": "SPIFFE_ENDPOINT_SOCKET"},  # spiffe/token_file.py: the helper's file instead
+    # What the runner sets in a job with `permissions: id-token: write`.
+    "github_actions": {"github_actions": "GITHUB_ACTIONS", "request_url": "ACTIONS_ID_TOKEN_REQUEST_URL",
+                       "request_token": "ACTIONS_ID_TOKEN_REQUEST_TOKEN"},
 }
 # Variables of the notebook's own process that would steer a program elsewhere; a program gets only
 # what :func:`environment` sets for it (the CA variables stay when the runbook uses the system CAs).
 # In live mode the host's own identity variables (what a VM, App Service or the AKS webhook set) are
 # the platform the program runs on, so they stay; only the lab replaces them.
 _RUNBOOK_PREFIXES = ("ANTHROPIC_", "OKTA_", "CLAUDE_")
-_PLATFORM_PREFIXES = ("AZURE_", "IDENTITY_", "MSI_", "IMDS_", "SPIFFE_")
+_PLATFORM_PREFIXES = ("AZURE_", "IDENTITY_", "MSI_", "IMDS_", "SPIFFE_", "ACTIONS_ID_TOKEN_", "GITHUB_ACTIONS")
 CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 NODE_CA_VARIABLE = "NODE_EXTRA_CA_CERTS"  # Node adds this PEM bundle to its trust store (TypeScript examples)
 IMDS_HOST_VARIABLE = "AZURE_POD_IDENTITY_AUTHORITY_HOST"
@@ -86,8 +89,9 @@ class Source:
 
     @property
     def language(self) -> str:
-        return {".py": "python", ".sh": "bash", ".json": "json", ".ts": "typescript",
-                ".conf": "hcl"}.get(Path(self.name).suffix, "")
+        languages = {".py": "python", ".sh": "bash", ".json": "json", ".ts": "typescript", ".conf": "hcl",
+                     ".yml": "yaml"}
+        return languages.get(Path(self.name).suffix, "")
 
     def __repr__(self) -> str:
         return f"# examples/{self.name}\n{self.text}"
@@ -147,6 +151,10 @@ def _settings_from_lab(rb: Runbook, directory: str) -> dict[str, Any]:
     if directory == "spiffe":
         section = rb.lab.section("spire")
         return {"endpoint_socket": section["endpoint_socket"], "token_file": section["token_file"]}
+    if directory == "github_actions":
+        env = rb.lab.section("github_actions")["env"]
+        return {"github_actions": env["GITHUB_ACTIONS"], "request_url": env["ACTIONS_ID_TOKEN_REQUEST_URL"],
+                "request_token": env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]}
     section = rb.lab.section("aks")
     env = section["env"]
     return {"tenant_id": env["AZURE_TENANT_ID"], "client_id": env["AZURE_CLIENT_ID"],

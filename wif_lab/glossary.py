@@ -99,6 +99,41 @@ JWT_SVID: dict[str, str] = {
     "jti": "token ID: only when the entry sets jwt_svid_include_jti (newer SPIRE); none by default",
 }
 
+GITHUB_ACTIONS: dict[str, str] = {
+    "iss": "GitHub's issuer, shared by every GitHub customer: a rule must also pin the owner",
+    "sub": "repo:<owner>/<repo>: then environment:<name>, pull_request, or ref:<ref> (newer repositories: "
+           "<owner>@<id>/<repo>@<id>)",
+    "aud": "the audience the step asked for (default: https://github.com/<owner>)",
+    "jti": "token ID, new for every request to the runner: Anthropic refuses a second exchange of it",
+    "nbf": "not valid before: GitHub backdates it (300 s before iat)",
+    "exp": "expiry: 5 minutes after iat",
+    "repository": "<owner>/<repo> the workflow runs in (for a fork's pull request: the base repository)",
+    "repository_owner": "the organization or user that owns the repository: what tenant pinning reads",
+    "repository_owner_id": "the owner's numeric ID, as a string (survives a rename)",
+    "repository_id": "the repository's numeric ID, as a string (survives a rename)",
+    "ref": "the branch or tag the run is for (refs/pull/<n>/merge for a pull request)",
+    "ref_type": "branch or tag",
+    "ref_protected": "whether branch protection applies to ref: the string \"true\" or \"false\"",
+    "event_name": "what triggered the run: push, pull_request, workflow_dispatch, …",
+    "environment": "the deployment environment the job targets (only then present)",
+    "head_ref": "the pull request's source branch (a fork's branch for a fork's pull request)",
+    "base_ref": "the pull request's target branch",
+    "actor": "the account that triggered the run",
+    "actor_id": "that account's numeric ID, as a string",
+    "sha": "the commit the run checked out",
+    "workflow": "the workflow's name",
+    "workflow_sha": "the commit of the workflow file",
+    "job_workflow_sha": "the commit of the workflow file that defines the job",
+    "repository_visibility": "public, private or internal",
+    "run_id": "the workflow run's ID, as a string",
+    "run_number": "the run's number within the workflow, as a string",
+    "run_attempt": "which attempt of the run (re-runs count up), as a string",
+    "check_run_id": "the job's check run ID, as a string",
+    "workflow_ref": "<owner>/<repo>/<workflow file>@<ref>",
+    "job_workflow_ref": "the workflow file that defines the job (a reusable workflow's own path)",
+    "runner_environment": "github-hosted or self-hosted",
+}
+
 CUSTOM = "a claim this issuer adds (match it with claims or a condition)"
 ABSENT = "(absent)"
 
@@ -110,6 +145,7 @@ _KINDS: dict[str, dict[str, str]] = {
     "Entra v1.0 token": ENTRA_V1,
     "Kubernetes token": KUBERNETES,
     "JWT-SVID": JWT_SVID,
+    "GitHub Actions token": GITHUB_ACTIONS,
     "OIDC token": {},
 }
 
@@ -129,6 +165,8 @@ def token_kind(claims: Mapping[str, Any]) -> str:
         return "Entra v1.0 token"
     if "cid" in claims and "scp" in claims:
         return "okta access token"
+    if "repository_owner" in claims and "run_id" in claims:
+        return "GitHub Actions token"
     aud = claims.get("aud")
     if (claims.get("iss") is not None and claims.get("iss") == claims.get("sub") and isinstance(aud, str)
             and aud.rstrip("/").endswith("/token")):

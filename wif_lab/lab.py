@@ -82,6 +82,12 @@ class Connection:
         okta = self.data.get("okta")  # the mock Okta's Management API token (SSWS)
         if isinstance(okta, dict) and isinstance(okta.get("api_token"), str):
             okta["api_token"] = Secret(okta["api_token"])
+        github = self.data.get("github_actions")  # the runner's request tokens, one per job
+        if isinstance(github, dict):
+            jobs = github.get("jobs") if isinstance(github.get("jobs"), dict) else {}
+            for env in (github.get("env"), *(job.get("env") for job in jobs.values() if isinstance(job, dict))):
+                if isinstance(env, dict) and isinstance(env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"), str):
+                    env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = Secret(env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
 
     @classmethod
     def load(cls, path: str | Path) -> Connection:

@@ -75,6 +75,13 @@ PROVIDERS: dict[str, dict[str, Parameter]] = {
         "token_file": Parameter("spiffe_token_file", "optional: where spiffe-helper writes the JWT-SVID, "
                                 "<cert_dir>/<jwt_svid_file_name> (/var/run/secrets/anthropic.com/token)"),
     },
+    "github_actions": {
+        "audience": Parameter("github_audience", "the audience the job asks GitHub for: the rule's audience, "
+                              "https://api.anthropic.com in the guide"),
+        "discovery_base": Parameter("github_discovery_base", "leave empty against GitHub (Anthropic reads "
+                                    "https://token.actions.githubusercontent.com/.well-known/openid-configuration); "
+                                    "the issuer's jwks.discovery_base otherwise"),
+    },
 }
 
 # Secrets a provider takes from the environment only: internal key → variable.

@@ -121,12 +121,13 @@ def _get_json(url: str, *, what: str, verify: Verify, timeout: float) -> Any:
         raise DiscoveryError(f"{url} did not return usable JSON: it {exc.reason}") from exc
 
 
-def discover(issuer: str, *, verify: Verify = True, timeout: float = 5.0) -> dict[str, Any]:
+def discover(issuer: str, *, verify: Verify = True, timeout: float = 5.0, base: str | None = None) -> dict[str, Any]:
     """Fetch ``<issuer>/.well-known/openid-configuration`` and check it names this issuer.
 
+    ``base`` reads the document elsewhere, as an issuer registered with ``jwks.discovery_base`` is read;
     ``timeout`` is the overall deadline for the whole request, body included.
     """
-    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    url = (base or issuer).rstrip("/") + "/.well-known/openid-configuration"
     doc = _get_json(url, what="the issuer's discovery document", verify=verify, timeout=timeout)
     if not isinstance(doc, dict) or not isinstance(doc.get("jwks_uri"), str):
         raise DiscoveryError(f"{url} has no jwks_uri")

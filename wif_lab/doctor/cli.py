@@ -3,10 +3,10 @@
 Run where the workload runs (the pod, the VM, the CI job). Without options it checks what the SDK would
 use there: the IDs and identity token from the ``ANTHROPIC_*`` variables or the active profile. ``-p``
 takes the notebooks' parameter names to add or override values; ``--provider`` fetches the token the way
-a notebook does (Okta client credentials, IMDS, AKS hop 1, or a JWT-SVID from the SPIRE agent). An
-``org:admin`` token in ``WIF_LAB_ADMIN_TOKEN`` lets it read the issuer and rule back. Exit status: 0 when no
-check failed, 1 when one did, 2 for a usage error. ``--json`` prints the same report for a pipeline; neither
-form holds a secret.
+a notebook does (Okta client credentials, IMDS, AKS hop 1, the GitHub Actions runner, or a JWT-SVID from the SPIRE
+agent). An ``org:admin`` token in
+``WIF_LAB_ADMIN_TOKEN`` lets it read the issuer and rule back. Exit status: 0 when no check failed, 1 when
+one did, 2 for a usage error. ``--json`` prints the same report for a pipeline; neither form holds a secret.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from .report import Report
 from .run import run
 from .sources import FileSource, ProviderSource, TokenSource
 
-PROVIDER_CHOICES = {"file": None, "okta": "okta", "azure-imds": "azure", "aks": "aks", "spiffe": "spire"}
+PROVIDER_CHOICES = {"file": None, "okta": "okta", "azure-imds": "azure", "aks": "aks", "spiffe": "spire",
+                    "github-actions": "github_actions"}
 DEFAULT_OKTA_SCOPE = "anthropic.access"
 
 
@@ -100,6 +101,16 @@ def token_source(provider: str, token_file: str | None, params: dict[str, str], 
                             or os.environ.get("SPIFFE_ENDPOINT_SOCKET", ""), required=("endpoint_socket",))
         agent = WorkloadApiClient(spire.endpoint_socket)
         return ProviderSource(svid_token_provider(agent), f"the SPIRE agent's Workload API at {agent.target}")
+    if provider == "github-actions":
+        from ..providers.github_actions import AUDIENCE, token_provider
+        from ..scenarios.github_actions import client, job
+
+        gh = rb.settings("github_actions", audience=params.get("github_audience", AUDIENCE),
+                         discovery_base=params.get("github_discovery_base", ""), required=("audience",))
+        github = client(rb, job(rb), gh.audience)
+        assert github is not None  # this job's own environment (or the lab's workload job): never skipped
+        return ProviderSource(token_provider(github),
+                              f"the runner's token service ({github.request_url.split('?')[0]}) for {gh.audience}")
     from ..providers.aks import entra_token_provider
     from ..scenarios.aks import pod_settings, workload_client
 
