@@ -91,6 +91,16 @@ KUBERNETES: dict[str, str] = {
     "kubernetes.io": "namespace, service account, pod and node the token is bound to",
 }
 
+AWS_STS: dict[str, str] = {
+    "iss": "the account's issuer, https://<uuid>.tokens.sts.global.api.aws (one per AWS account)",
+    "sub": "the IAM role's ARN (not the assumed-role session's): what subject_prefix pins, in full",
+    "aud": "the Audience asked of GetWebIdentityToken",
+    "exp": "iat + DurationSeconds (60-3600, default 300)",
+    "jti": "token ID, unique per token: Anthropic refuses a second exchange of it (check_jti)",
+    "https://sts.amazonaws.com/": ("the caller's context: aws_account, source_region, org_id, ou_path, principal_id "
+                                   "and request_tags; nested, so a rule reads it with a CEL condition"),
+}
+
 CUSTOM = "a claim this issuer adds (match it with claims or a condition)"
 ABSENT = "(absent)"
 
@@ -101,6 +111,7 @@ _KINDS: dict[str, dict[str, str]] = {
     "Entra v2.0 token": ENTRA_V2,
     "Entra v1.0 token": ENTRA_V1,
     "Kubernetes token": KUBERNETES,
+    "AWS STS token": AWS_STS,
     "OIDC token": {},
 }
 
@@ -111,6 +122,8 @@ def token_kind(claims: Mapping[str, Any]) -> str:
         return "DPoP proof"
     if "kubernetes.io" in claims:
         return "Kubernetes token"
+    if "https://sts.amazonaws.com/" in claims:
+        return "AWS STS token"
     version = claims.get("ver")
     if version == "2.0":
         return "Entra v2.0 token"

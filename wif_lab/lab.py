@@ -82,6 +82,12 @@ class Connection:
         okta = self.data.get("okta")  # the mock Okta's Management API token (SSWS)
         if isinstance(okta, dict) and isinstance(okta.get("api_token"), str):
             okta["api_token"] = Secret(okta["api_token"])
+        aws = self.data.get("aws")  # the mock STS's session credentials: the secret key and session token
+        credentials = aws.get("credentials") if isinstance(aws, dict) else None
+        if isinstance(credentials, dict):
+            for key in ("secret_access_key", "session_token"):
+                if isinstance(credentials.get(key), str):
+                    credentials[key] = Secret(credentials[key])
 
     @classmethod
     def load(cls, path: str | Path) -> Connection:

@@ -20,7 +20,7 @@ from xml.etree import ElementTree
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from ..inbound import Rejected, json_object, pairs, query_pairs, read_body
+from ..inbound import Rejected, json_object, pairs, read_body
 from . import errors, models
 from .errors import NAMESPACE, XML, xml_document, xml_text
 from .sigv4 import SignedRequest, verify
@@ -29,6 +29,7 @@ VERSION = "2011-06-15"
 MAX_BODY_BYTES = 64 * 1024
 MAX_AUDIENCES, MAX_AUDIENCE_LENGTH = 10, 1000
 MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
+MAX_FIELDS = 400  # room for the largest valid request (10 audiences, 50 tags) and the invalid ones past it
 _TAG_KEY = re.compile(r"^[\w\s.:/=+\-@]+$", re.UNICODE)  # the model's [\p{L}\p{Z}\p{N}_.:/=+\-@]+
 _MEMBER = re.compile(r"^(?P<list>Audience|Tags)\.member\.(?P<index>[1-9][0-9]{0,2})(?:\.(?P<part>Key|Value))?$")
 
@@ -137,10 +138,10 @@ class StsService:
     async def _params(self, request: Request) -> tuple[dict[str, str], bytes]:
         body = b""
         try:
-            found = query_pairs(request)
+            found = pairs(request.scope.get("query_string", b""), "query string", max_fields=MAX_FIELDS)
             if request.method == "POST":
                 body = await read_body(request, MAX_BODY_BYTES)
-                found += pairs(body, "request body")
+                found += pairs(body, "request body", max_fields=MAX_FIELDS)
         except Rejected as exc:
             code = "RequestEntityTooLarge" if exc.too_large else "MalformedQueryString"  # [inferred]
             raise errors.SenderError(exc.reason, status=413 if exc.too_large else 400, code=code) from None
