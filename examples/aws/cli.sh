@@ -27,9 +27,11 @@ call() {
 BASE_URL="${ANTHROPIC_BASE_URL:-https://api.anthropic.com}"
 BASE_URL="${BASE_URL%/}"
 
-# 1. The regional STS endpoint signs a token for the role (sub = the role's ARN).
+# 1. The regional STS endpoint signs a token for the role (sub = the role's ARN). The audience is given as
+#    a JSON list: AWS CLI v1 reads a bare parameter value starting with https:// as a URL to download
+#    (unless cli_follow_urlparam = false), and would fetch https://api.anthropic.com instead of sending it.
 STS_TOKEN=$(aws sts get-web-identity-token --region "$AWS_REGION" \
-  --audience https://api.anthropic.com --signing-algorithm RS256 --duration-seconds 900 \
+  --audience '["https://api.anthropic.com"]' --signing-algorithm RS256 --duration-seconds 900 \
   --query WebIdentityToken --output text)
 
 # 2. Exchange it (workspace_id only when set, as the SDKs do).
