@@ -65,6 +65,10 @@ PROVIDERS: dict[str, dict[str, Parameter]] = {
         "token_file": Parameter("token_file", "AZURE_FEDERATED_TOKEN_FILE in the pod: the projected token's path"),
         "scope": Parameter("scope", "api://<APP_ID>/.default of the app registration that stands for the Claude API"),
     },
+    "aws": {
+        "region": Parameter("aws_region", "the region the workload runs in (AWS_REGION on Lambda and ECS; the "
+                            "instance's region on EC2), e.g. us-east-1: GetWebIdentityToken is regional only"),
+    },
 }
 
 # Secrets a provider takes from the environment only: internal key → variable.

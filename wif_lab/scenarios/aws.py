@@ -103,8 +103,8 @@ def try_token(client: StsClient | None, title: str, *, rb: Runbook | None = None
         return Outcome(title, "refused", error=exc, extra=[("request", shown)])
     claims = answer.claims()
     return Outcome(title, "accepted", extra=[
-        ("request", shown), ("WebIdentityToken", redact(answer.token)), ("Expiration", answer.expiration.isoformat()),
-        ("exp − iat (seconds)", str(claims["exp"] - claims["iat"]))])
+        ("request", shown), ("WebIdentityToken", redact(answer.token, short=True)),
+        ("Expiration", answer.expiration.isoformat()), ("exp − iat (seconds)", str(claims["exp"] - claims["iat"]))])
 
 
 def aws_context(claims: Mapping[str, Any]) -> Table:
@@ -116,6 +116,39 @@ def aws_context(claims: Mapping[str, Any]) -> Table:
 def account_condition(account_id: str) -> str:
     """The CEL condition that pins the AWS account inside the nested claim (the ``claims`` map cannot)."""
     return f'claims["https://sts.amazonaws.com/"].aws_account == "{account_id}"'
+
+
+# --- the EKS path: a projected service-account token, no STS ---------------------------------------
+
+
+def eks_settings(rb: Runbook, token_file: str) -> Settings | Note:
+    """The pod's projected token with the Claude audience (and, in the lab, a second projected token with
+    another audience, standing in for IRSA's). Live: ``token_file`` from the parameters, or a note."""
+    if rb.lab is None:
+        if not token_file:
+            return Note("live mode: no eks_token_file given, so the EKS section is skipped. Run the notebook in a pod "
+                        "with the projected volume and pass -p eks_token_file /var/run/secrets/anthropic.com/token.")
+        return Settings({"token_file": token_file})
+    section = rb.lab.section("aks")
+    return Settings({"token_file": token_file or section["anthropic_token_file"], "issuer": section["issuer"],
+                     "subject": section["subject"], "other_token_file": section["token_file"],
+                     "other_audience": section["audience"]})
+
+
+def refresh_projected_tokens(rb: Runbook) -> None:
+    """Lab only: have the cluster's kubelet write fresh projected tokens now (each token is exchanged once, and
+    other notebooks may share the lab's pod), as it does on its own at 80 % of a token's life."""
+    if rb.lab is not None:
+        http.request("POST", rb.lab.section("aks")["rotate_url"], what="the lab's cluster", verify=rb.verify)
+
+
+def read_token(settings: Mapping[str, Any] | Note, key: str = "token_file") -> Secret | None:
+    """The projected token, read now (the kubelet replaces the file before it expires); None if skipped."""
+    if isinstance(settings, Note) or not settings.get(key):
+        return None
+    from ..providers.aks import read_token_file
+
+    return read_token_file(settings[key], variable="ANTHROPIC_IDENTITY_TOKEN_FILE")
 
 
 # --- boto3 and the CLI, unchanged -------------------------------------------------------------------
