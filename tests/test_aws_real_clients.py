@@ -24,6 +24,7 @@ import pytest
 from tests._examples_lab import mock_runbook, reached_claude, register
 from tests.helpers import lab_of
 from wif_lab import examples
+from wif_lab.http import ssl_context
 from wif_lab.lab import Lab
 from wif_lab.mock.registry import load_spec
 from wif_lab.mock.stack import MockStack
@@ -165,7 +166,7 @@ def test_example_programs(program: str, rb: Runbook, the_lab: Lab) -> None:
 
 def test_sts_issuer_documents_over_tls(the_lab: Lab) -> None:
     issuer = the_lab.section("aws")["issuer"]
-    with httpx.Client(verify=str(the_lab.ca_bundle)) as client:
+    with httpx.Client(verify=ssl_context(the_lab.ca_bundle)) as client:
         doc = client.get(f"{issuer}/.well-known/openid-configuration").json()
         assert doc["issuer"] == issuer
         assert len(client.get(doc["jwks_uri"]).json()["keys"]) == 2

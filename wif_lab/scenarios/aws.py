@@ -80,11 +80,12 @@ def lab_session(rb: Runbook, *, role: str | None = None, seconds: int = 3600) ->
 
 
 def client_for(rb: Runbook, settings: Mapping[str, Any] | Note) -> StsClient | None:
-    """An STS client for ``settings`` (the runbook's CA), or ``None`` when the settings are a live-mode note."""
+    """An STS client for ``settings`` (the lab's CA), or ``None`` when the settings are a live-mode note."""
     if isinstance(settings, Note):
         return None
+    # Live: boto3's own trust settings (AWS_CA_BUNDLE, else the system's CAs), not the Anthropic side's ca_bundle.
     return StsClient(region=settings["region"], endpoint_url=settings.get("endpoint_url") or None,
-                     credentials=settings.get("credentials") or None, verify=rb.verify)
+                     credentials=settings.get("credentials") or None, verify=rb.verify if rb.lab else None)
 
 
 def try_token(client: StsClient | None, title: str, *, rb: Runbook | None = None, lab_only: str = "",
