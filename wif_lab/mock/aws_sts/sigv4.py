@@ -24,10 +24,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest, HTTPHeaders
-from botocore.credentials import Credentials
+from functools import cache
+from typing import Any
 
 from . import errors
 
@@ -64,19 +62,28 @@ class SignedRequest:
         return next((v for k, v in self.headers if k.lower() == name), None)
 
 
-class _Verifier(SigV4Auth):
-    """botocore's signer, told which headers the client signed instead of choosing them itself."""
+@cache
+def _verifier_class() -> Any:
+    """botocore's signer, told which headers the client signed instead of choosing them itself (botocore is
+    imported on the first signed request, not when the lab starts)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import HTTPHeaders
+    from botocore.credentials import Credentials
 
-    def __init__(self, key: SigningKey, region: str, signed: list[str]) -> None:
-        super().__init__(Credentials(key.access_key_id, key.secret_access_key, key.session_token), SERVICE, region)
-        self._signed = signed
+    class Verifier(SigV4Auth):
+        def __init__(self, key: SigningKey, region: str, signed: list[str]) -> None:
+            super().__init__(Credentials(key.access_key_id, key.secret_access_key, key.session_token), SERVICE,
+                             region)
+            self._signed = signed
 
-    def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
-        chosen = HTTPHeaders()
-        for name, value in request.headers.items():
-            if name.lower() in self._signed:
-                chosen[name.lower()] = value
-        return chosen
+        def headers_to_sign(self, request: Any) -> Any:
+            chosen = HTTPHeaders()
+            for name, value in request.headers.items():
+                if name.lower() in self._signed:
+                    chosen[name.lower()] = value
+            return chosen
+
+    return Verifier
 
 
 def _parse(authorization: str) -> dict[str, str]:
@@ -159,6 +166,8 @@ def verify(request: SignedRequest, *, region: str, keys: Callable[[str], Signing
 
 
 def _signature(request: SignedRequest, key: SigningKey, region: str, signed: list[str], stamp: str) -> str:
+    from botocore.awsrequest import AWSRequest, HTTPHeaders
+
     headers = HTTPHeaders()
     for name, value in request.headers:
         if name.lower() != "authorization":
@@ -166,7 +175,7 @@ def _signature(request: SignedRequest, key: SigningKey, region: str, signed: lis
     aws = AWSRequest(method=request.method, url=request.url, headers=headers, data=request.body)
     aws.context["timestamp"] = stamp
     aws.context["payload_signing_enabled"] = True
-    verifier = _Verifier(key, region, signed)
+    verifier = _verifier_class()(key, region, signed)
     canonical = verifier.canonical_request(aws)
     return verifier.signature(verifier.string_to_sign(aws, canonical), aws)
 
@@ -174,6 +183,10 @@ def _signature(request: SignedRequest, key: SigningKey, region: str, signed: lis
 def sign(method: str, url: str, body: bytes, headers: Mapping[str, str], *, key: SigningKey, region: str,
          timestamp: datetime | None = None) -> dict[str, str]:
     """Lab helper for tests of the checks above: the headers botocore's own signer adds for ``key``."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
     aws = AWSRequest(method=method, url=url, headers=dict(headers), data=body)
     signer = SigV4Auth(Credentials(key.access_key_id, key.secret_access_key, key.session_token), SERVICE, region)
     if timestamp is None:
