@@ -5,6 +5,7 @@ example programs run as a workload would. One lab for the module (Anthropic and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -102,6 +103,23 @@ def test_boto3_refusals_are_stss_codes(sts: Any, rb: Runbook) -> None:
     with pytest.raises(botocore.exceptions.ClientError) as caught:
         unsigned.get_web_identity_token(Audience=[AUDIENCE], SigningAlgorithm="RS256")
     assert caught.value.response["Error"]["Code"] == "MissingAuthenticationToken"
+
+
+def test_boto3_iam_switch(env: dict[str, str], sts: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """boto3's IAM client turns the switch through AWS_ENDPOINT_URL_IAM, with IAM's own error codes."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_IAM", env["AWS_ENDPOINT_URL_STS"])
+    iam = boto3.client("iam", region_name="us-east-1")
+    with contextlib.suppress(iam.exceptions.FeatureDisabledException):  # off, as on a new account
+        iam.disable_outbound_web_identity_federation()
+    with pytest.raises(iam.exceptions.FeatureDisabledException):
+        iam.get_outbound_web_identity_federation_info()
+    issuer = iam.enable_outbound_web_identity_federation()["IssuerIdentifier"]
+    assert issuer.endswith(".tokens.sts.global.api.aws")
+    with pytest.raises(iam.exceptions.FeatureEnabledException):
+        iam.enable_outbound_web_identity_federation()
+    info = iam.get_outbound_web_identity_federation_info()
+    assert info["IssuerIdentifier"] == issuer and info["JwtVendingEnabled"] is True
+    sts.get_web_identity_token(Audience=[AUDIENCE], SigningAlgorithm="RS256")
 
 
 def test_boto3_token_exchanged_through_the_sdk(sts: Any, rb: Runbook, the_lab: Lab) -> None:

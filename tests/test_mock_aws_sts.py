@@ -238,3 +238,32 @@ def test_new_sessions_sign_and_are_checked(sts: tuple[StsMock, TestClient]) -> N
     assert jwt.decode(token, options={"verify_signature": False})["sub"].endswith(":role/inference-worker-staging")
     assert http.post("/lab/sessions", json={"role": "admin"}).status_code == 400
     assert http.post("/lab/sessions", json={"seconds": 60}).status_code == 400
+
+
+# --- IAM's outbound-federation switch (same host, requests signed for "iam") --------------------------
+
+
+def iam_call(mock: StsMock, http: TestClient, action: str):
+    body = urlencode([("Action", action), ("Version", "2010-05-08")]).encode()
+    headers = sign("POST", f"{STS_BASE}/", body, FORM, key=mock.default_session.key, region="us-east-1",
+                   timestamp=datetime.fromtimestamp(mock.ctx.clock(), UTC), service="iam")
+    return http.post("/", content=body, headers=headers)
+
+
+def test_iam_switch(state_dir: Path, clock: FakeClock) -> None:
+    mock, http = build(state_dir / "aws", clock, enabled=False)
+    iam = "{https://iam.amazonaws.com/doc/2010-05-08/}"
+    refused = iam_call(mock, http, "GetOutboundWebIdentityFederationInfo")
+    assert refused.status_code == 404 and ElementTree.fromstring(refused.content).tag == f"{iam}ErrorResponse"
+    assert b"<Code>FeatureDisabled</Code>" in refused.content
+    enabled = ElementTree.fromstring(iam_call(mock, http, "EnableOutboundWebIdentityFederation").content)
+    assert enabled.findtext(f"{iam}EnableOutboundWebIdentityFederationResult/{iam}IssuerIdentifier") == \
+        mock.account.issuer
+    again = iam_call(mock, http, "EnableOutboundWebIdentityFederation")
+    assert again.status_code == 409 and b"<Code>FeatureEnabled</Code>" in again.content
+    info = ElementTree.fromstring(iam_call(mock, http, "GetOutboundWebIdentityFederationInfo").content)
+    assert info.findtext(f"{iam}GetOutboundWebIdentityFederationInfoResult/{iam}JwtVendingEnabled") == "true"
+    token_of(call(mock, http, token_params()))
+    assert iam_call(mock, http, "DisableOutboundWebIdentityFederation").status_code == 200
+    assert error_of(call(mock, http, token_params()))[1] == "OutboundWebIdentityFederationDisabledException"
+    assert iam_call(mock, http, "CreateRole").status_code == 400  # not an action the lab's IAM offers

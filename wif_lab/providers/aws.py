@@ -30,7 +30,11 @@ from ..redact import Secret, redact
 
 ANTHROPIC_AUDIENCE = "https://api.anthropic.com"
 API_VERSION = "2011-06-15"
+IAM_API_VERSION = "2010-05-08"
 ENDPOINT_ENV = "AWS_ENDPOINT_URL_STS"
+IAM_ENDPOINT_ENV = "AWS_ENDPOINT_URL_IAM"
+IAM_ENDPOINT = "https://iam.amazonaws.com"
+IAM_REGION = "us-east-1"  # IAM is global; its requests are signed for us-east-1
 REGION_ENVS = ("AWS_REGION", "AWS_DEFAULT_REGION")
 CA_ENV = "AWS_CA_BUNDLE"
 CLAIMS_NAMESPACE = "https://sts.amazonaws.com/"
@@ -62,6 +66,8 @@ HINTS: dict[str, str] = {
                               "by more than 15 minutes"),
     "ExpiredToken": ("the session credentials have expired: let the SDK's credential provider refresh them instead of "
                      "copying keys into configuration"),
+    "FeatureEnabled": "outbound web identity federation is already enabled: nothing to do",
+    "FeatureDisabled": _ENABLE,
     "InvalidAction": ("this endpoint does not offer GetWebIdentityToken: use a regional STS endpoint "
                       "(sts.<region>.amazonaws.com, region pinned) and a botocore that has the operation"),
 }
@@ -83,8 +89,8 @@ def _text(root: ElementTree.Element, name: str) -> str | None:
     return found.text if found is not None and found.text is not None else None
 
 
-def refusal(response: httpx.Response) -> AwsRefused:
-    """One :class:`AwsRefused` from any non-200 STS answer (the query protocol's XML ``ErrorResponse``)."""
+def refusal(response: httpx.Response, *, service: str = "STS", action: str = "GetWebIdentityToken") -> AwsRefused:
+    """One :class:`AwsRefused` from any non-200 answer of STS (or IAM): the query protocol's XML ``ErrorResponse``."""
     code = message = request_id = None
     try:
         root = ElementTree.fromstring(response.content)
@@ -95,7 +101,7 @@ def refusal(response: httpx.Response) -> AwsRefused:
     summary = f"{code}: {message}" if code else (response.text[:200] or response.reason_phrase)
     hint = HINTS.get(code or "") or ("STS is throttling or unavailable: retry with backoff"
                                      if response.status_code in (429, 500, 503) else "STS's message above")
-    return AwsRefused(f"STS refused GetWebIdentityToken ({response.status_code}) {summary}",
+    return AwsRefused(f"{service} refused {action} ({response.status_code}) {summary}",
                       status=response.status_code, code=code, sts_message=message, request_id=request_id, hint=hint)
 
 
@@ -142,20 +148,17 @@ def _credentials(given: Any) -> Any:
     return found
 
 
-class StsClient:
-    """Calls one regional STS endpoint with SigV4-signed query requests."""
+class _QueryClient:
+    """One AWS query-protocol service: form ``POST /`` signed with SigV4 by botocore, XML back."""
 
-    def __init__(self, *, region: str | None = None, endpoint_url: str | None = None, credentials: Any = None,
-                 verify: Verify | None = None, timeout: float = DEFAULT_TIMEOUT,
-                 transport: httpx.BaseTransport | None = None) -> None:
-        region = region or region_from_env()
-        if not region:
-            raise ConfigurationError(
-                "no AWS region: GetWebIdentityToken is only offered by regional STS endpoints",
-                hint="pass region (or set AWS_REGION), e.g. us-east-1, as the guide's region_name does")
+    service = "sts"
+    label = "STS"
+    version = API_VERSION
+
+    def __init__(self, *, region: str, endpoint_url: str, credentials: Any = None, verify: Verify | None = None,
+                 timeout: float = DEFAULT_TIMEOUT, transport: httpx.BaseTransport | None = None) -> None:
         self.region = region
-        self.endpoint_url = (endpoint_url or os.environ.get(ENDPOINT_ENV) or f"https://sts.{region}.amazonaws.com")
-        self.endpoint_url = self.endpoint_url.rstrip("/") + "/"
+        self.endpoint_url = endpoint_url.rstrip("/") + "/"
         self._credentials = credentials
         self.verify: Verify = verify if verify is not None else (os.environ.get(CA_ENV) or True)
         self.timeout = timeout
@@ -165,23 +168,39 @@ class StsClient:
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
 
-        body = urlencode([("Action", action), ("Version", API_VERSION), *params]).encode()
+        body = urlencode([("Action", action), ("Version", self.version), *params]).encode()
         credentials = _credentials(self._credentials)
         frozen = credentials.get_frozen_credentials() if hasattr(credentials, "get_frozen_credentials") else credentials
         signed = AWSRequest(method="POST", url=self.endpoint_url, data=body, headers={"Content-Type": FORM})
-        SigV4Auth(frozen, "sts", self.region).add_auth(signed)
+        SigV4Auth(frozen, self.service, self.region).add_auth(signed)
         response = http.request(
-            "POST", self.endpoint_url, what="AWS STS", verify=self.verify, deadline=self.timeout,
+            "POST", self.endpoint_url, what=f"AWS {self.label}", verify=self.verify, deadline=self.timeout,
             transport=self._transport, content=body, headers=dict(signed.headers.items()),
-            hint=f"the regional STS endpoint ({self.endpoint_url}); in the lab, the connection file's aws section",
+            hint=f"the {self.label} endpoint ({self.endpoint_url}); in the lab, the connection file's aws section",
         )
         if response.status_code != 200:
-            raise refusal(response)
+            raise refusal(response, service=self.label, action=action)
         try:
             return ElementTree.fromstring(response.content)
         except ElementTree.ParseError as exc:
-            raise ProviderError("STS answered 200 with a body that is not XML", status=200,
-                                hint="the endpoint is not STS, or a proxy rewrote the answer") from exc
+            raise ProviderError(f"{self.label} answered 200 with a body that is not XML", status=200,
+                                hint=f"the endpoint is not {self.label}, or a proxy rewrote the answer") from exc
+
+
+class StsClient(_QueryClient):
+    """Calls one regional STS endpoint (``AWS_ENDPOINT_URL_STS`` when set, as boto3 reads it)."""
+
+    def __init__(self, *, region: str | None = None, endpoint_url: str | None = None, credentials: Any = None,
+                 verify: Verify | None = None, timeout: float = DEFAULT_TIMEOUT,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        region = region or region_from_env()
+        if not region:
+            raise ConfigurationError(
+                "no AWS region: GetWebIdentityToken is only offered by regional STS endpoints",
+                hint="pass region (or set AWS_REGION), e.g. us-east-1, as the guide's region_name does")
+        endpoint = endpoint_url or os.environ.get(ENDPOINT_ENV) or f"https://sts.{region}.amazonaws.com"
+        super().__init__(region=region, endpoint_url=endpoint, credentials=credentials, verify=verify,
+                         timeout=timeout, transport=transport)
 
     def get_web_identity_token(self, audience: str | Sequence[str] = ANTHROPIC_AUDIENCE, *,
                                signing_algorithm: str = "RS256", duration_seconds: int | None = None,
@@ -207,6 +226,31 @@ class StsClient:
 
     def __repr__(self) -> str:
         return f"StsClient({self.endpoint_url!r}, region={self.region!r})"
+
+
+class IamClient(_QueryClient):
+    """IAM's account-level switch for outbound web identity federation (``AWS_ENDPOINT_URL_IAM`` when set)."""
+
+    service = "iam"
+    label = "IAM"
+    version = IAM_API_VERSION
+
+    def __init__(self, *, endpoint_url: str | None = None, credentials: Any = None, verify: Verify | None = None,
+                 timeout: float = DEFAULT_TIMEOUT, transport: httpx.BaseTransport | None = None) -> None:
+        super().__init__(region=IAM_REGION, endpoint_url=endpoint_url or os.environ.get(IAM_ENDPOINT_ENV)
+                         or IAM_ENDPOINT, credentials=credentials, verify=verify, timeout=timeout, transport=transport)
+
+    def enable_outbound_web_identity_federation(self) -> str:
+        """Turn the switch on; the answer is the account's issuer URL (``FeatureEnabled`` if it already was)."""
+        return _text(self._call("EnableOutboundWebIdentityFederation", []), "IssuerIdentifier") or ""
+
+    def disable_outbound_web_identity_federation(self) -> None:
+        self._call("DisableOutboundWebIdentityFederation", [])
+
+    def get_outbound_web_identity_federation_info(self) -> dict[str, str]:
+        """``IssuerIdentifier`` and ``JwtVendingEnabled`` (``FeatureDisabled`` while the switch is off)."""
+        root = self._call("GetOutboundWebIdentityFederationInfo", [])
+        return {name: _text(root, name) or "" for name in ("IssuerIdentifier", "JwtVendingEnabled")}
 
 
 def from_connection(section: Mapping[str, Any], *, ca_bundle: str | None = None,

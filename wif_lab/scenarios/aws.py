@@ -17,7 +17,7 @@ from typing import Any
 from .. import http
 from ..display import Table, summary
 from ..errors import WifLabError
-from ..providers.aws import AwsRefused, StsClient
+from ..providers.aws import AwsRefused, IamClient, StsClient
 from ..redact import Secret, redact
 from ..runbook import Note, Outcome, Runbook, Settings
 
@@ -50,18 +50,31 @@ def caller(client: StsClient) -> Table:
 
 
 def set_outbound_federation(rb: Runbook, enabled: bool) -> Table | Note:
-    """Turn the lab account's outbound web identity federation on or off (what the IAM console's switch does)."""
+    """Turn the lab account's outbound web identity federation on or off with IAM's own actions (what
+    `aws iam enable-outbound-web-identity-federation` sends), and show what IAM answered."""
+    action = "enable" if enabled else "disable"
     if rb.lab is None:
-        verb = "enable" if enabled else "disable"
-        return Note(f"live mode: the notebook does not change your account. To {verb} it: "
-                    f"`aws iam {verb}-outbound-web-identity-federation`; "
+        return Note(f"live mode: the notebook does not change your account. To {action} it: "
+                    f"`aws iam {action}-outbound-web-identity-federation`; "
                     "`aws iam get-outbound-web-identity-federation-info` shows the state and the issuer URL.")
     section = rb.lab.section("aws")
-    response = http.request("POST", section["federation_url"], what="the lab's STS", verify=rb.verify,
-                            json={"enabled": enabled})
-    state = response.json()
-    return summary("Outbound web identity federation (the account's switch)", {
-        "enabled": state["enabled"], "issuer (IssuerIdentifier)": state["issuer"]})
+    iam = IamClient(endpoint_url=section["iam_endpoint_url"], credentials=section["credentials"], verify=rb.verify)
+    try:
+        if enabled:
+            answer = f"IssuerIdentifier {iam.enable_outbound_web_identity_federation()}"
+        else:
+            iam.disable_outbound_web_identity_federation()
+            answer = "200 (no body)"
+    except AwsRefused as exc:  # FeatureEnabled / FeatureDisabled: it already was
+        answer = f"{exc.status} {exc.code}: {exc.sts_message}"
+    try:
+        info = iam.get_outbound_web_identity_federation_info()
+        state = f"JwtVendingEnabled {info['JwtVendingEnabled']}, IssuerIdentifier {info['IssuerIdentifier']}"
+    except AwsRefused as exc:
+        state = f"{exc.status} {exc.code}: {exc.sts_message}"
+    return summary("Outbound web identity federation (the account's switch, through IAM)", {
+        f"iam:{'Enable' if enabled else 'Disable'}OutboundWebIdentityFederation": answer,
+        "iam:GetOutboundWebIdentityFederationInfo": state})
 
 
 def lab_session(rb: Runbook, *, role: str | None = None, seconds: int = 3600) -> Settings | Note:

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from ..errors import MockRefusal
 
 NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
+IAM_NAMESPACE = "https://iam.amazonaws.com/doc/2010-05-08/"
 XML = "text/xml"
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -40,6 +41,7 @@ class StsError(MockRefusal):
     code = "InternalFailure"
     status = 500
     fault = "Receiver"
+    namespace = NAMESPACE
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
         self.code = code or type(self).code
@@ -49,7 +51,7 @@ class StsError(MockRefusal):
                          headers={"x-amzn-RequestId": self.request_id})
 
     def body_xml(self) -> bytes:
-        root = ElementTree.Element("ErrorResponse", xmlns=NAMESPACE)
+        root = ElementTree.Element("ErrorResponse", xmlns=self.namespace)
         error = ElementTree.SubElement(root, "Error")
         ElementTree.SubElement(error, "Type").text = self.fault
         ElementTree.SubElement(error, "Code").text = self.code
@@ -114,6 +116,21 @@ class JWTPayloadSizeExceeded(SenderError):
     code, status = "JWTPayloadSizeExceededException", 400
 
 
+# --- IAM's outbound-federation switch (botocore's IAM model) -----------------------------------------
+
+
+class FeatureEnabled(SenderError):
+    code, status, namespace = "FeatureEnabled", 409, IAM_NAMESPACE
+
+
+class FeatureDisabled(SenderError):
+    code, status, namespace = "FeatureDisabled", 404, IAM_NAMESPACE
+
+
+class IamInvalidAction(InvalidAction):
+    namespace = IAM_NAMESPACE
+
+
 # --- messages ------------------------------------------------------------------------------------
 
 MISSING_AUTH = "Request is missing Authentication Token"
@@ -123,6 +140,8 @@ SIGNATURE_MISMATCH = ("The request signature we calculated does not match the si
                       "Secret Access Key and signing method. Consult the service documentation for details.")
 FEDERATION_DISABLED = ("Outbound web identity federation is not enabled for this account. Enable it with "
                        "iam:EnableOutboundWebIdentityFederation before calling GetWebIdentityToken.")  # [inferred]
+ALREADY_ENABLED = "Outbound web identity federation is already enabled for this account."  # [inferred]
+NOT_ENABLED = "Outbound web identity federation is not enabled for this account."  # [inferred]
 DURATION_ESCALATION = ("The requested DurationSeconds ({requested}) would outlive the caller's session, which "
                        "expires in {left} seconds.")  # [inferred]
 PAYLOAD_TOO_LARGE = ("The token payload would be {size} bytes, more than the {limit} allowed. Send fewer or shorter "

@@ -22,10 +22,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from ..inbound import Rejected, json_object, pairs, read_body
 from . import errors, models
-from .errors import NAMESPACE, XML, xml_document, xml_text
+from .errors import IAM_NAMESPACE, NAMESPACE, XML, xml_document, xml_text
 from .sigv4 import SignedRequest, verify
 
 VERSION = "2011-06-15"
+IAM_VERSION = "2010-05-08"
+IAM_ACTIONS = ("EnableOutboundWebIdentityFederation", "DisableOutboundWebIdentityFederation",
+               "GetOutboundWebIdentityFederationInfo")
 MAX_BODY_BYTES = 64 * 1024
 MAX_AUDIENCES, MAX_AUDIENCE_LENGTH = 10, 1000
 MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
@@ -109,11 +112,13 @@ def _validate(params: dict[str, str]) -> tuple[list[str], str, int, list[tuple[s
     return audiences, str(algorithm), duration, tags
 
 
-def _answer(action: str, result: Iterable[tuple[str, str]], request_id: str) -> Response:
-    root = ElementTree.Element(f"{action}Response", xmlns=NAMESPACE)
-    wrapper = ElementTree.SubElement(root, f"{action}Result")
-    for name, text in result:
-        ElementTree.SubElement(wrapper, name).text = xml_text(text)
+def _answer(action: str, result: Iterable[tuple[str, str]] | None, request_id: str, *,
+            namespace: str = NAMESPACE) -> Response:
+    root = ElementTree.Element(f"{action}Response", xmlns=namespace)
+    if result is not None:  # an operation without output answers with the metadata alone
+        wrapper = ElementTree.SubElement(root, f"{action}Result")
+        for name, text in result:
+            ElementTree.SubElement(wrapper, name).text = xml_text(text)
     metadata = ElementTree.SubElement(root, "ResponseMetadata")
     ElementTree.SubElement(metadata, "RequestId").text = request_id
     return Response(xml_document(root), media_type=XML, headers={"x-amzn-RequestId": request_id})
@@ -151,9 +156,12 @@ class StsService:
         self.requests += 1
         params, body = await self._params(request)
         signed = SignedRequest(request.method, _url(request), [(k, v) for k, v in request.headers.items()], body)
-        key = verify(signed, region=self.account.region, keys=self.account.signing_key, now=self.account.ctx.clock())
+        key, service = verify(signed, region=self.account.region, keys=self.account.signing_key,
+                              now=self.account.ctx.clock(), services=("sts", "iam"))
         session = self.account.session(key.access_key_id)
         action = params.get("Action", "")
+        if service == "iam":
+            return self._iam(action, params)
         if params.get("Version") != VERSION or action not in ("GetWebIdentityToken", "GetCallerIdentity"):
             raise errors.InvalidAction(f"Could not find operation {action} for version {params.get('Version', '')}")
         request_id = str(uuid.uuid4())
@@ -166,6 +174,28 @@ class StsService:
         self.tokens_issued += 1
         expiration = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return _answer(action, [("WebIdentityToken", token), ("Expiration", expiration)], request_id)
+
+    def _iam(self, action: str, params: dict[str, str]) -> Response:
+        """IAM's three outbound-federation actions (the lab's host answers for IAM too; AWS has iam.amazonaws.com).
+
+        Lab deviation: any of the account's sessions may call them (no IAM policy is evaluated)."""
+        if params.get("Version") != IAM_VERSION or action not in IAM_ACTIONS:
+            raise errors.IamInvalidAction(f"Could not find operation {action} for version "
+                                          f"{params.get('Version', '')}")
+        request_id = str(uuid.uuid4())
+        enabled = self.account.federation_enabled
+        if action == "EnableOutboundWebIdentityFederation":
+            if enabled:
+                raise errors.FeatureEnabled(errors.ALREADY_ENABLED)
+            self.account.set_federation(True)
+            return _answer(action, [("IssuerIdentifier", self.account.issuer)], request_id, namespace=IAM_NAMESPACE)
+        if not enabled:
+            raise errors.FeatureDisabled(errors.NOT_ENABLED)
+        if action == "DisableOutboundWebIdentityFederation":
+            self.account.set_federation(False)
+            return _answer(action, None, request_id, namespace=IAM_NAMESPACE)
+        return _answer(action, [("IssuerIdentifier", self.account.issuer), ("JwtVendingEnabled", "true")],
+                       request_id, namespace=IAM_NAMESPACE)
 
     # -- the issuer documents
 

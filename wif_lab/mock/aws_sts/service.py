@@ -1,6 +1,9 @@
 """The mock STS as the lab runs it: one regional endpoint (``https://sts.us-east-1.amazonaws.com`` stands
 behind the lab's base URL), the account's issuer documents on the same host, and the lab-only routes.
 
+The same host answers IAM's three outbound-federation actions (``EnableOutboundWebIdentityFederation``,
+``DisableOutboundWebIdentityFederation``, ``GetOutboundWebIdentityFederationInfo``) for requests signed for
+``iam``, so ``AWS_ENDPOINT_URL_IAM=<base URL>`` turns the account's switch with the real client too.
 boto3 and the AWS CLI reach it unchanged through ``AWS_ENDPOINT_URL_STS=<base URL>`` with
 ``AWS_CA_BUNDLE=<lab CA>`` (TLS verification on), ``AWS_REGION=us-east-1`` and the session's
 ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` / ``AWS_SESSION_TOKEN``, exactly the variables Lambda
@@ -51,6 +54,7 @@ class StsMock:
         return {
             "base_url": self.base_url,
             "endpoint_url": self.base_url,  # AWS_ENDPOINT_URL_STS
+            "iam_endpoint_url": self.base_url,  # AWS_ENDPOINT_URL_IAM: the outbound-federation switch
             "region": self.account.region,
             "account_id": self.account.account_id,
             "issuer": self.account.issuer,

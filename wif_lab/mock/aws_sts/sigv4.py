@@ -71,8 +71,8 @@ def _verifier_class() -> Any:
     from botocore.credentials import Credentials
 
     class Verifier(SigV4Auth):
-        def __init__(self, key: SigningKey, region: str, signed: list[str]) -> None:
-            super().__init__(Credentials(key.access_key_id, key.secret_access_key, key.session_token), SERVICE,
+        def __init__(self, key: SigningKey, region: str, signed: list[str], service: str) -> None:
+            super().__init__(Credentials(key.access_key_id, key.secret_access_key, key.session_token), service,
                              region)
             self._signed = signed
 
@@ -125,8 +125,9 @@ def _timestamp(request: SignedRequest, now: datetime) -> str:
 
 
 def verify(request: SignedRequest, *, region: str, keys: Callable[[str], SigningKey | None],
-           now: float) -> SigningKey:
-    """The access key that signed ``request``, or the :class:`~.errors.StsError` STS answers with."""
+           now: float, services: Sequence[str] = (SERVICE,)) -> tuple[SigningKey, str]:
+    """The access key that signed ``request`` and the service it signed for (one of ``services``), or the
+    :class:`~.errors.StsError` STS answers with."""
     authorization = request.header("authorization")
     if not authorization:
         raise errors.MissingAuthenticationToken(errors.MISSING_AUTH)
@@ -146,8 +147,8 @@ def verify(request: SignedRequest, *, region: str, keys: Callable[[str], Signing
             raise errors.InvalidClientTokenId(errors.BAD_TOKEN)
         if key.expires_at is not None and now >= key.expires_at:
             raise errors.ExpiredToken(errors.EXPIRED_TOKEN)
-    if service != SERVICE:
-        raise errors.SignatureDoesNotMatch(f"Credential should be scoped to correct service: '{SERVICE}'. ")
+    if service not in services:
+        raise errors.SignatureDoesNotMatch(f"Credential should be scoped to correct service: '{services[0]}'. ")
     if scope_region != region:
         raise errors.SignatureDoesNotMatch(f"Credential should be scoped to a valid region, not '{scope_region}'. ")
     if day != stamp[:8]:
@@ -159,13 +160,14 @@ def verify(request: SignedRequest, *, region: str, keys: Callable[[str], Signing
     declared = request.header("x-amz-content-sha256")
     if declared is not None and declared != hashlib.sha256(request.body).hexdigest():
         raise errors.SignatureDoesNotMatch(errors.SIGNATURE_MISMATCH)
-    expected = _signature(request, key, region, signed, stamp)
+    expected = _signature(request, key, region, signed, stamp, service)
     if not hmac.compare_digest(expected.encode(), params["Signature"].encode()):
         raise errors.SignatureDoesNotMatch(errors.SIGNATURE_MISMATCH)
-    return key
+    return key, service
 
 
-def _signature(request: SignedRequest, key: SigningKey, region: str, signed: list[str], stamp: str) -> str:
+def _signature(request: SignedRequest, key: SigningKey, region: str, signed: list[str], stamp: str,
+               service: str) -> str:
     from botocore.awsrequest import AWSRequest, HTTPHeaders
 
     headers = HTTPHeaders()
@@ -175,20 +177,20 @@ def _signature(request: SignedRequest, key: SigningKey, region: str, signed: lis
     aws = AWSRequest(method=request.method, url=request.url, headers=headers, data=request.body)
     aws.context["timestamp"] = stamp
     aws.context["payload_signing_enabled"] = True
-    verifier = _verifier_class()(key, region, signed)
+    verifier = _verifier_class()(key, region, signed, service)
     canonical = verifier.canonical_request(aws)
     return verifier.signature(verifier.string_to_sign(aws, canonical), aws)
 
 
 def sign(method: str, url: str, body: bytes, headers: Mapping[str, str], *, key: SigningKey, region: str,
-         timestamp: datetime | None = None) -> dict[str, str]:
+         timestamp: datetime | None = None, service: str = SERVICE) -> dict[str, str]:
     """Lab helper for tests of the checks above: the headers botocore's own signer adds for ``key``."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
     aws = AWSRequest(method=method, url=url, headers=dict(headers), data=body)
-    signer = SigV4Auth(Credentials(key.access_key_id, key.secret_access_key, key.session_token), SERVICE, region)
+    signer = SigV4Auth(Credentials(key.access_key_id, key.secret_access_key, key.session_token), service, region)
     if timestamp is None:
         signer.add_auth(aws)
     else:
