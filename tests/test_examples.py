@@ -238,7 +238,7 @@ def test_unknown_example_lists_the_known_ones() -> None:
 def test_programs_are_standalone() -> None:
     """What ships imports no wif_lab and reads configuration only from the environment."""
     programs = [p for p in examples.EXAMPLES_DIR.rglob("*") if p.suffix in (".py", ".sh")]
-    assert len(programs) == 11  # okta 2, azure_vm 2, aks 3, spiffe 2, github_actions 2
+    assert len(programs) == 13  # okta 2, azure_vm 2, aks 3, spiffe 2, github_actions 2, aws 2
     for program in programs:
         text = program.read_text()
         assert "wif_lab" not in text and "127.0.0.1" not in text, program
@@ -251,6 +251,8 @@ def test_curl_scripts_call_messages_as_the_guides_do() -> None:
         assert "/v1/oauth/token" in text and "/v1/messages" in text
         assert '"anthropic-version: 2023-06-01"' in text and "anthropic-beta" not in text
         assert "authorization: Bearer" in text
+    aws = examples.path_of("aws/cli.sh").read_text()  # the AWS CLI's step, then the same two requests
+    assert "aws sts get-web-identity-token" in aws and "/v1/oauth/token" in aws and "anthropic-beta" not in aws
 
 
 def test_the_notebooks_settings_give_the_same_environment(rb: Runbook, okta_rule: Any) -> None:

@@ -21,6 +21,7 @@ def test_each_registry_line_names_a_module_spec() -> None:
         "anthropic", "oidc", "okta", "entra", "kubernetes", "imds", "app_service",
         "spire",
         "github_actions",
+        "aws",
     ]
     assert {s.name: s.requires for s in specs if s.requires} == {
         "kubernetes": ("entra",), "imds": ("entra",), "app_service": ("entra",)}

@@ -27,6 +27,7 @@ OKTA_NOTEBOOK = NOTEBOOK_DIR / "01_okta.ipynb"
 AZURE_NOTEBOOK = NOTEBOOK_DIR / "02_azure_managed_identity.ipynb"
 AKS_NOTEBOOK = NOTEBOOK_DIR / "03_aks_entra_workload_identity.ipynb"
 GITHUB_NOTEBOOK = NOTEBOOK_DIR / "04_github_actions.ipynb"
+AWS_NOTEBOOK = NOTEBOOK_DIR / "08_aws.ipynb"
 
 
 @pytest.fixture(autouse=True)
@@ -192,6 +193,44 @@ def test_github_actions_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_p
     text = output.read_text()
     assert lab.connection.anthropic["admin_token"] not in text
     assert github["env"]["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] not in text  # the runner's request token never shows
+@pytest.mark.skipif(not AWS_NOTEBOOK.exists(), reason="the AWS notebook is not committed yet")
+def test_aws_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On "Lambda": the role's keys in the environment as Lambda sets them, boto3's endpoint override and CA for
+    the lab's STS (federation already enabled); lab-only steps skipped, the main path and the programs succeed."""
+    import httpx
+
+    from wif_lab.http import ssl_context
+
+    lab = lab_of(fresh_stack)
+    aws = lab.section("aws")
+    httpx.post(aws["federation_url"], json={"enabled": True}, verify=ssl_context(lab.ca_bundle)).raise_for_status()
+    fed = federate(lab, issuer_url=aws["issuer"], match={"subject_prefix": aws["role_arn"], "audience": AUDIENCE})
+    monkeypatch.delenv("WIF_LAB_CONNECTION", raising=False)
+    monkeypatch.setenv("WIF_LAB_ADMIN_TOKEN", lab.connection.anthropic["admin_token"])
+    keys = aws["credentials"]
+    for name, value in {"AWS_ENDPOINT_URL_STS": aws["endpoint_url"], "AWS_CA_BUNDLE": str(lab.ca_bundle),
+                        "AWS_ACCESS_KEY_ID": keys["access_key_id"],
+                        "AWS_SECRET_ACCESS_KEY": keys["secret_access_key"].reveal(),
+                        "AWS_SESSION_TOKEN": keys["session_token"].reveal(), "AWS_EC2_METADATA_DISABLED": "true",
+                        "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}.items():
+        monkeypatch.setenv(name, value)
+    parameters = {"mode": "live", "aws_region": aws["region"],
+                  "eks_token_file": lab.section("aks")["anthropic_token_file"], **_anthropic_parameters(lab, fed)}
+    output = tmp_path / "08.live.ipynb"
+    result = execute(AWS_NOTEBOOK, output, parameters, timeout=90)
+    assert result.ok, result.error
+
+    shown = _outputs(output)
+    assert "skipped" in shown and "live mode" in shown                 # lab-only steps said so
+    assert "would be accepted" in shown                                 # preflight read the rule back
+    assert "service account 'test-sa-" in shown                         # Messages (and the programs) ran as the target
+    outcomes = [e["status"]["outcome"] for e in lab.events(federation_rule_id=fed.rule.id, limit=50)]
+    assert outcomes.count("success") >= 4 and "denied" not in outcomes  # exchange, SDK, two programs; no replay
+    text = output.read_text()
+    for secret in (keys["secret_access_key"].reveal(), keys["session_token"].reveal(),
+                   lab.connection.anthropic["admin_token"]):
+        assert secret not in text
 
 
 # --- live mode that helps: DPoP, client secrets, parameter mistakes ---------------------------------

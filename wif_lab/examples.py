@@ -53,14 +53,17 @@ SETTINGS_ENV: dict[str, dict[str, str]] = {
     # What the runner sets in a job with `permissions: id-token: write`.
     "github_actions": {"github_actions": "GITHUB_ACTIONS", "request_url": "ACTIONS_ID_TOKEN_REQUEST_URL",
                        "request_token": "ACTIONS_ID_TOKEN_REQUEST_TOKEN"},
+    # boto3 and the CLI read these; in the lab they hold a session's keys, as Lambda sets them.
+    "aws": {"region": "AWS_REGION", "endpoint_url": "AWS_ENDPOINT_URL_STS", "access_key_id": "AWS_ACCESS_KEY_ID",
+            "secret_access_key": "AWS_SECRET_ACCESS_KEY", "session_token": "AWS_SESSION_TOKEN"},
 }
 # Variables of the notebook's own process that would steer a program elsewhere; a program gets only
 # what :func:`environment` sets for it (the CA variables stay when the runbook uses the system CAs).
 # In live mode the host's own identity variables (what a VM, App Service or the AKS webhook set) are
 # the platform the program runs on, so they stay; only the lab replaces them.
 _RUNBOOK_PREFIXES = ("ANTHROPIC_", "OKTA_", "CLAUDE_")
-_PLATFORM_PREFIXES = ("AZURE_", "IDENTITY_", "MSI_", "IMDS_", "SPIFFE_", "ACTIONS_ID_TOKEN_", "GITHUB_ACTIONS")
-CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+_PLATFORM_PREFIXES = ("AZURE_", "IDENTITY_", "MSI_", "IMDS_", "SPIFFE_", "ACTIONS_ID_TOKEN_", "GITHUB_ACTIONS", "AWS_")
+CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "AWS_CA_BUNDLE")
 NODE_CA_VARIABLE = "NODE_EXTRA_CA_CERTS"  # Node adds this PEM bundle to its trust store (TypeScript examples)
 IMDS_HOST_VARIABLE = "AZURE_POD_IDENTITY_AUTHORITY_HOST"
 TOOLS = {".sh": ("bash", "curl", "jq")}
@@ -155,6 +158,9 @@ def _settings_from_lab(rb: Runbook, directory: str) -> dict[str, Any]:
         env = rb.lab.section("github_actions")["env"]
         return {"github_actions": env["GITHUB_ACTIONS"], "request_url": env["ACTIONS_ID_TOKEN_REQUEST_URL"],
                 "request_token": env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]}
+    if directory == "aws":
+        section = rb.lab.section("aws")
+        return {"region": section["region"], "endpoint_url": section["endpoint_url"], **section["credentials"]}
     section = rb.lab.section("aks")
     env = section["env"]
     return {"tenant_id": env["AZURE_TENANT_ID"], "client_id": env["AZURE_CLIENT_ID"],
@@ -208,6 +214,8 @@ def environment(rb: Runbook, name: str, *, settings: Mapping[str, Any] | None = 
     if model:
         values["CLAUDE_MODEL"] = model
     settings = dict(settings)
+    if directory == "aws" and isinstance(settings.get("credentials"), Mapping):
+        settings.update(settings["credentials"])  # the lab's session keys, flattened into their variables
     if directory == "azure_vm" and not settings.get("imds_url") and os.environ.get(IMDS_HOST_VARIABLE):
         settings["imds_url"] = os.environ[IMDS_HOST_VARIABLE]  # the machine's IMDS, as the notebook's client uses it
     for key, variable in SETTINGS_ENV[directory].items():
@@ -225,6 +233,8 @@ def environment(rb: Runbook, name: str, *, settings: Mapping[str, Any] | None = 
     node = name.endswith(".ts")
     if isinstance(rb.verify, str | Path):
         values.update(dict.fromkeys((*CA_VARIABLES, NODE_CA_VARIABLE) if node else CA_VARIABLES, str(rb.verify)))
+    if directory == "aws" and rb.lab is not None:
+        values["AWS_EC2_METADATA_DISABLED"] = "true"  # the lab's keys are in the environment: never probe IMDS
     hide: dict[str, str] = {}
     if name == "aks/env_token_file.py":
         token_file = (rb.lab.section("aks")["anthropic_token_file"] if rb.lab is not None
@@ -253,6 +263,8 @@ def environment(rb: Runbook, name: str, *, settings: Mapping[str, Any] | None = 
     if isinstance(rb.verify, str | Path):
         steering += [*CA_VARIABLES, NODE_CA_VARIABLE]
     base = {k: v for k, v in os.environ.items() if k not in steering}
+    if directory == "aws":  # the AWS CLI installs its `aws` script beside this interpreter (pip install awscli)
+        base["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), base.get("PATH", "")])
     return Environment(values, base=base, hide=hide, where="the lab" if rb.lab is not None else "the live services")
 
 
@@ -316,6 +328,10 @@ def _command(path: Path) -> tuple[list[str], Path]:
         if shutil.which(tool) is None:
             raise ConfigurationError(f"{tool} is not installed; examples/{path.parent.name}/{path.name} needs it",
                                      hint=f"install it: apt-get install {tool} (or brew install {tool})")
+    cli_path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    if path.parent.name == "aws" and path.suffix == ".sh" and shutil.which("aws", path=cli_path) is None:
+        raise ConfigurationError("the AWS CLI is not installed; the AWS cURL example asks STS with it",
+                                 hint="pip install awscli (the project's clients extra), or install AWS CLI v2")
     if path.parent.name == "okta" and path.suffix == ".sh" and shutil.which("openssl") is None:
         raise ConfigurationError("openssl is not installed; the Okta cURL example signs its client assertion "
                                  "with it", hint="install it: apt-get install openssl")

@@ -134,6 +134,16 @@ GITHUB_ACTIONS: dict[str, str] = {
     "runner_environment": "github-hosted or self-hosted",
 }
 
+AWS_STS: dict[str, str] = {
+    "iss": "the account's issuer, https://<uuid>.tokens.sts.global.api.aws (one per AWS account)",
+    "sub": "the IAM role's ARN (not the assumed-role session's): what subject_prefix pins, in full",
+    "aud": "the Audience asked of GetWebIdentityToken",
+    "exp": "iat + DurationSeconds (60-3600, default 300)",
+    "jti": "token ID, unique per token: Anthropic refuses a second exchange of it (check_jti)",
+    "https://sts.amazonaws.com/": ("the caller's context: aws_account, source_region, org_id, ou_path, principal_id "
+                                   "and request_tags; nested, so a rule reads it with a CEL condition"),
+}
+
 CUSTOM = "a claim this issuer adds (match it with claims or a condition)"
 ABSENT = "(absent)"
 
@@ -146,6 +156,7 @@ _KINDS: dict[str, dict[str, str]] = {
     "Kubernetes token": KUBERNETES,
     "JWT-SVID": JWT_SVID,
     "GitHub Actions token": GITHUB_ACTIONS,
+    "AWS STS token": AWS_STS,
     "OIDC token": {},
 }
 
@@ -158,6 +169,8 @@ def token_kind(claims: Mapping[str, Any]) -> str:
         return "Kubernetes token"
     if str(claims.get("sub", "")).startswith("spiffe://"):
         return "JWT-SVID"
+    if "https://sts.amazonaws.com/" in claims:
+        return "AWS STS token"
     version = claims.get("ver")
     if version == "2.0":
         return "Entra v2.0 token"

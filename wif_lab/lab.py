@@ -88,6 +88,12 @@ class Connection:
             for env in (github.get("env"), *(job.get("env") for job in jobs.values() if isinstance(job, dict))):
                 if isinstance(env, dict) and isinstance(env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"), str):
                     env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = Secret(env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
+        aws = self.data.get("aws")  # the mock STS's session credentials: the secret key and session token
+        credentials = aws.get("credentials") if isinstance(aws, dict) else None
+        if isinstance(credentials, dict):
+            for key in ("secret_access_key", "session_token"):
+                if isinstance(credentials.get(key), str):
+                    credentials[key] = Secret(credentials[key])
 
     @classmethod
     def load(cls, path: str | Path) -> Connection:

@@ -82,6 +82,10 @@ PROVIDERS: dict[str, dict[str, Parameter]] = {
                                     "https://token.actions.githubusercontent.com/.well-known/openid-configuration); "
                                     "the issuer's jwks.discovery_base otherwise"),
     },
+    "aws": {
+        "region": Parameter("aws_region", "the region the workload runs in (AWS_REGION on Lambda and ECS; the "
+                            "instance's region on EC2), e.g. us-east-1: GetWebIdentityToken is regional only"),
+    },
 }
 
 # Secrets a provider takes from the environment only: internal key → variable.

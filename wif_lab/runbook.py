@@ -28,7 +28,8 @@ from .tokens import Verify, decode
 MODES = ("mock", "live")
 ENV_ADMIN_TOKEN = "WIF_LAB_ADMIN_TOKEN"
 DEFAULT_AUDIENCE = "https://api.anthropic.com"
-SECRET_KEYS = ("admin_token", "api_token", "private_key", "client_secret", "token", "identity_header")
+SECRET_KEYS = ("admin_token", "api_token", "private_key", "client_secret", "token", "identity_header",
+               "secret_access_key", "session_token")
 
 
 class Note:

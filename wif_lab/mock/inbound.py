@@ -57,15 +57,15 @@ async def json_object(request: Request, *, empty_ok: bool = False, limit: int = 
     return data
 
 
-def pairs(text: bytes, what: str) -> list[tuple[str, str]]:
+def pairs(text: bytes, what: str, *, max_fields: int = MAX_FIELDS) -> list[tuple[str, str]]:
     """``application/x-www-form-urlencoded`` pairs; bytes and percent-escapes must be UTF-8."""
     try:
         decoded = text.decode("utf-8")
-        found = parse_qsl(decoded, keep_blank_values=True, errors="strict", max_num_fields=MAX_FIELDS)
+        found = parse_qsl(decoded, keep_blank_values=True, errors="strict", max_num_fields=max_fields)
     except UnicodeDecodeError:
         raise Rejected(f"the {what} is not valid UTF-8") from None
-    except ValueError:  # more than MAX_FIELDS fields
-        raise Rejected(f"the {what} has more than {MAX_FIELDS} fields") from None
+    except ValueError:  # more than max_fields fields
+        raise Rejected(f"the {what} has more than {max_fields} fields") from None
     return found  # strict UTF-8 decoding cannot yield a lone surrogate: every pair can be echoed
 
 

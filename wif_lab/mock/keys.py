@@ -32,7 +32,7 @@ class KeyStore:
         return self.dir / f"{name}.pem"
 
     def private_key(self, name: str, kind: str = "rsa") -> PrivateKey:
-        """Load the named key, generating it (RSA 2048 or EC P-256) the first time."""
+        """Load the named key, generating it (RSA 2048, EC P-256, or ``ec-p384``: EC P-384) the first time."""
         with self._lock:
             if name not in self._cache:
                 path = self.path(name)
@@ -49,7 +49,8 @@ class KeyStore:
 
 
 def _new_key_pem(kind: str) -> bytes:
-    key = ec.generate_private_key(ec.SECP256R1()) if kind == "ec" else rsa.generate_private_key(65537, 2048)
+    curves = {"ec": ec.SECP256R1, "ec-p384": ec.SECP384R1}
+    key = ec.generate_private_key(curves[kind]()) if kind in curves else rsa.generate_private_key(65537, 2048)
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
 

@@ -21,6 +21,7 @@ SPECS = [
     "wif_lab.mock.app_service_identity:SPEC",  # the hosting services' identity endpoint, plain http too
     "wif_lab.mock.spire:SPEC",  # SPIRE: OIDC Discovery Provider over https, the agent's Workload API on Unix sockets
     "wif_lab.mock.github_actions:SPEC",
+    "wif_lab.mock.aws_sts:SPEC",  # AWS STS GetWebIdentityToken (outbound web identity federation)
 ]
 
 
