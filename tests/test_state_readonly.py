@@ -92,5 +92,7 @@ def test_serve_keeps_its_files_beside_a_read_only_state_dir(tmp_path: Path, monk
     monkeypatch.setenv("WIF_LAB_RUN_DIR", str(tmp_path / "runs"))
     assert _serve_run_dir(tmp_path / "fresh", None) == tmp_path / "fresh"  # created by serve, as before
     assert _serve_run_dir(tmp_path, "/elsewhere") == Path("/elsewhere")
+    (tmp_path / "a-file").write_text("")
     monkeypatch.setattr(os, "access", lambda path, mode: False)  # what a read-only mount answers (even root)
     assert _serve_run_dir(tmp_path, None) == tmp_path / "runs" / "serve"
+    assert _serve_run_dir(tmp_path / "a-file", None) == tmp_path / "a-file"  # refused later, as a state dir

@@ -46,8 +46,8 @@ def _serve_run_dir(state_dir: Path, given: str | None) -> Path:
     e.g. one baked into an image by `wif-lab mock init`) a folder of this user's under the run root."""
     if given:
         return Path(given).expanduser()
-    if not state_dir.exists() or os.access(state_dir, os.W_OK | os.X_OK):
-        return state_dir
+    if not state_dir.is_dir() or os.access(state_dir, os.W_OK | os.X_OK):
+        return state_dir  # (what is not a usable directory is refused with the state dir's own message)
     from .lab import default_run_root
 
     return default_run_root() / "serve"

@@ -87,13 +87,14 @@ def _text(value: Any) -> str:
     return "".join(value) if isinstance(value, list) else str(value)
 
 
-def run_attendees(notebook: Path, connection_file: Path, attendees: Sequence[str], *, key_root: Path,
+def run_attendees(notebook: Path, connection_file: Path | None, attendees: Sequence[str], *, key_root: Path,
                   timeout: int = 120) -> list[AttendeeRun]:
-    """Run ``notebook`` once per attendee, all at once, against the shared lab of ``connection_file``."""
+    """Run ``notebook`` once per attendee, all at once, against the shared lab of ``connection_file`` (None: each
+    kernel starts an embedded lab of its own, the laptop and Binder way)."""
     return asyncio.run(_run_all(notebook, connection_file, attendees, key_root, timeout))
 
 
-async def _run_all(notebook: Path, connection_file: Path, attendees: Sequence[str], key_root: Path,
+async def _run_all(notebook: Path, connection_file: Path | None, attendees: Sequence[str], key_root: Path,
                    timeout: int) -> list[AttendeeRun]:
     source = nbformat.read(notebook, as_version=4)
     runs = [_run_one(copy.deepcopy(source), notebook.parent, name, connection_file, key_root, timeout)
@@ -101,14 +102,17 @@ async def _run_all(notebook: Path, connection_file: Path, attendees: Sequence[st
     return list(await asyncio.gather(*runs))
 
 
-async def _run_one(nb: Any, cwd: Path, attendee: str, connection_file: Path, key_root: Path,
+async def _run_one(nb: Any, cwd: Path, attendee: str, connection_file: Path | None, key_root: Path,
                    timeout: int) -> AttendeeRun:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     from .kernel import SlicedPollKernelManager
 
-    env = {**os.environ, ENV_CONNECTION: str(connection_file), ENV_ATTENDEE: attendee, ENV_KEY_DIR: str(key_root)}
+    env = {k: v for k, v in os.environ.items() if k != ENV_CONNECTION}
+    env.update({ENV_ATTENDEE: attendee, ENV_KEY_DIR: str(key_root)})
+    if connection_file is not None:
+        env[ENV_CONNECTION] = str(connection_file)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
                             kernel_manager_class=SlicedPollKernelManager, shutdown_kernel="immediate",
                             extra_arguments=["--IPKernelApp.log_level=ERROR"])
