@@ -27,7 +27,10 @@ from _bootstrap import ROOT, answer_help, ensure, run
 
 
 class PeakMemory:
-    """Samples the PSS of this process's child processes (the kernels) and of ``extra`` pids every 0.25 s."""
+    """Samples the PSS of the kernels this process started (and of ``extra`` pids) every 0.25 s.
+
+    A kernel counts with the programs it runs (the examples), summed per sample: an attendee's footprint.
+    """
 
     def __init__(self, extra: tuple[int, ...] = ()) -> None:
         self.extra = extra
@@ -38,16 +41,26 @@ class PeakMemory:
     def _sample(self) -> None:
         import psutil
 
+        def pss(proc: psutil.Process) -> int:
+            try:
+                info = proc.memory_full_info()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                return 0
+            return int(getattr(info, "pss", info.rss))
+
         me = psutil.Process()
         while not self._stop.wait(0.25):
-            procs = me.children(recursive=True) + [psutil.Process(pid) for pid in self.extra]
-            for proc in procs:
+            groups: dict[int, int] = {pid: pss(psutil.Process(pid)) for pid in self.extra}
+            for proc in me.children():
                 try:
-                    info = proc.memory_full_info()
-                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    if "ipykernel" not in " ".join(proc.cmdline()):
+                        continue
+                    family = [proc, *proc.children(recursive=True)]
+                except psutil.NoSuchProcess:
                     continue
-                pss = getattr(info, "pss", info.rss)
-                self.peaks[proc.pid] = max(self.peaks.get(proc.pid, 0), pss)
+                groups[proc.pid] = sum(pss(p) for p in family)
+            for pid, total in groups.items():
+                self.peaks[pid] = max(self.peaks.get(pid, 0), total)
 
     def __enter__(self) -> PeakMemory:
         self._thread.start()
