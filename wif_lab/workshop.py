@@ -14,6 +14,8 @@ import configparser
 import copy
 import os
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -113,13 +115,18 @@ async def _run_one(nb: Any, cwd: Path, attendee: str, connection_file: Path | No
     env.update({ENV_ATTENDEE: attendee, ENV_KEY_DIR: str(key_root)})
     if connection_file is not None:
         env[ENV_CONNECTION] = str(connection_file)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
-                            kernel_manager_class=SlicedPollKernelManager, shutdown_kernel="immediate",
+    # IPC sockets, not TCP ports: twenty kernels starting at once would race for the free ports the client picks.
+    ipc = Path(tempfile.mkdtemp(prefix="wif-lab-kernel-")) / "kernel"
+    manager = SlicedPollKernelManager(kernel_name="python3", transport="ipc", ip=str(ipc))
+    client = NotebookClient(nb, km=manager, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(cwd)}}, shutdown_kernel="immediate",
                             extra_arguments=["--IPKernelApp.log_level=ERROR"])
     t0 = time.perf_counter()
     error = ""
     try:
         await client.async_execute(env=env, cwd=str(cwd))
-    except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
+    except (CellExecutionError, CellTimeoutError, DeadKernelError, RuntimeError) as exc:  # RuntimeError: no start
         error = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__
+    finally:
+        shutil.rmtree(ipc.parent, ignore_errors=True)
     return AttendeeRun(attendee, nb, time.perf_counter() - t0, error)
