@@ -17,6 +17,7 @@ from wif_lab import workshop
 from wif_lab.attendee import attendee_name
 from wif_lab.errors import ConfigurationError
 from wif_lab.mock.stack import MockStack
+from wif_lab.providers.aks import read_token_file
 from wif_lab.providers.okta import OktaClient, public_jwk
 from wif_lab.tokens import ssl_context
 
@@ -139,3 +140,45 @@ def test_attendees_at_once_get_the_outputs_of_one_attendee_alone(shared: MockSta
         got = workshop.shown(run.notebook, rules, names={run.attendee: "<ATTENDEE>", str(tmp_path): "<KEYS>"})
         differing = [i for i, (a, b) in enumerate(zip(expected, got, strict=True)) if a != b]
         assert not differing, f"{run.attendee}: code cells {differing} differ from the single attendee's"
+
+
+def test_notebook_03_set_up_goes_through_lab_routes_and_works_attached(shared: MockStack, keys: Path) -> None:
+    from wif_lab.scenarios import aks as aks_lab
+
+    rb = _runbook(shared, "erin")
+    wi = aks_lab.workload_client(rb, aks_lab.pod_settings(rb))
+    batch = aks_lab.second_workload(rb, wi)  # a pod the attached kernel asked the cluster for
+    assert batch is not None and batch.token_file != wi.token_file and batch.client_id == wi.client_id
+    before = aks_lab.try_entra(batch, "no credential for its subject yet")
+    assert before.status == "refused" and "AADSTS70021" in str(before.error)
+    first = aks_lab.trust_subject(rb, batch, name="aks-claude-batch")
+    again = aks_lab.trust_subject(rb, batch, name="aks-claude-batch")  # create-or-get
+    assert str(first) == str(again) and "system:serviceaccount:inference:claude-batch" in str(first)
+    assert aks_lab.try_entra(batch, "trusted now").accepted
+    stale = aks_lab.try_entra(aks_lab.stale_copy(rb, wi), "two hours old")
+    assert stale.status == "refused" and "AADSTS700024" in str(stale.error)
+    other = aks_lab.other_workload(rb, wi)
+    assert other is not None and other.client_id != wi.client_id and aks_lab.try_entra(other, "other").accepted
+    assert aks_lab.direct_token(rb, service_account="claude-batch")
+    assert aks_lab.direct_token(rb, service_account="nobody-runs-this") is None
+    token = read_token_file(wi.token_file)
+    wi.get_token()
+    seen = aks_lab.entra_received(rb, token).rows
+    assert ("answer", "token issued") in [tuple(r) for r in seen]
+
+
+def test_the_cluster_and_tenant_lab_routes_refuse_malformed_requests(shared: MockStack) -> None:
+    conn = shared.connection()
+    http = httpx.Client(verify=ssl_context(shared.context.tls.ca_bundle), timeout=10)
+    k8s, entra = conn["aks"]["base_url"], conn["entra"]["base_url"]
+    assert http.put(f"{k8s}/lab/pods/Not_A_Label/x", json={}).status_code == 400
+    assert http.put(f"{k8s}/lab/pods/ns/x", content=b"[").status_code == 400
+    assert http.get(f"{k8s}/lab/pods/ns/nobody").status_code == 404
+    assert http.post(f"{k8s}/lab/tokens", json={"namespace": "inference"}).status_code == 400
+    aged = {"namespace": "inference", "service_account": "claude-inference", "audience": "x", "age_seconds": -1}
+    assert http.post(f"{k8s}/lab/tokens", json=aged).status_code == 400
+    fic = {"issuer": conn["aks"]["issuer"], "subject": "system:serviceaccount:a:b"}
+    assert http.put(f"{entra}/lab/identities/nobody/federated_credentials/x-1", json=fic).status_code == 404
+    assert http.put(f"{entra}/lab/identities/claude-inference/federated_credentials/x-1",
+                    json={"issuer": 1}).status_code == 400
+    assert http.get(f"{entra}/lab/federated_requests", params={"limit": "x"}).status_code == 400
