@@ -31,11 +31,54 @@ def _serve(args: argparse.Namespace) -> int:
         from .lab import default_state_dir
 
         state_dir = default_state_dir() / "serve"
-    lock = _lock_state_dir(state_dir)
+    run_dir = _serve_run_dir(state_dir, args.run_dir)
+    lock = _lock_state_dir(run_dir)
     try:
-        return _run_stack(MockStack(state_dir, host=args.host, port=args.port))
+        stack = MockStack(state_dir, host=args.host, port=args.port, connection_file=run_dir / "connection.json",
+                          run_dir=run_dir, connection_mode=0o644 if args.shared else 0o600)
+        return _run_stack(stack)
     finally:
         lock.close()  # releases the lock
+
+
+def _serve_run_dir(state_dir: Path, given: str | None) -> Path:
+    """Where serve writes connection.json and its lock: --run-dir, else the state dir, else (read-only state dir,
+    e.g. one baked into an image by `wif-lab mock init`) a folder of this user's under the run root."""
+    if given:
+        return Path(given).expanduser()
+    if not state_dir.is_dir() or os.access(state_dir, os.W_OK | os.X_OK):
+        return state_dir  # (what is not a usable directory is refused with the state dir's own message)
+    from .lab import default_run_root
+
+    return default_run_root() / "serve"
+
+
+def _init(args: argparse.Namespace) -> int:
+    """Make the CA, the server certificate and every key a stack start needs, then stop: an image's build step."""
+    import tempfile
+
+    from .lab import default_state_dir
+    from .mock.stack import MockStack
+
+    _check_host(args.host)
+    state_dir = Path(args.state_dir).expanduser() if args.state_dir else default_state_dir()
+    with tempfile.TemporaryDirectory(prefix="wif-lab-init-") as run_dir:
+        stack = MockStack(state_dir, host=args.host, connection_file=Path(run_dir) / "connection.json",
+                          run_dir=Path(run_dir))
+        try:
+            with stack:
+                pass
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot prepare the state dir {state_dir}: {exc.strerror or exc} ({exc.filename or 'state dir'})",
+                hint="--state-dir must be a directory this user can create and write while the image is built",
+            ) from exc
+    files = sorted(p for p in state_dir.rglob("*.pem"))
+    print(f"wif-lab state dir ready: {state_dir} ({len(files)} PEM files, {stack.timings['total']:.2f} s)")
+    print("  It may be read-only from now on: running labs keep their own files under "
+          "$WIF_LAB_RUN_DIR (default: the temp dir).")
+    print(f"  export WIF_LAB_STATE_DIR={state_dir}")
+    return 0
 
 
 def _run_stack(stack: MockStack) -> int:
@@ -188,7 +231,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="first port; the mocks take consecutive ports from it (default: free ports)")
     serve.add_argument("--state-dir", help="where the CA, keys and connection.json live; one serve at a time "
                        "(default ~/.cache/wif-lab/serve)")
+    serve.add_argument("--run-dir", help="where connection.json and the serve lock go (default: the state dir; a "
+                       "folder under $WIF_LAB_RUN_DIR or the temp dir when the state dir is read-only)")
+    serve.add_argument("--shared", action="store_true",
+                       help="a workshop's shared lab: connection.json readable by every local user (mode 644), so "
+                       "attendees attach to it; each attendee registers their own apps and keys on joining")
     serve.set_defaults(func=_serve)
+    init = mock.add_parser("init", help="prepare a state dir (CA, certificate, keys) ahead of time, e.g. while "
+                           "building an image; it may be read-only afterwards")
+    init.add_argument("--state-dir", help="the folder to prepare (default: $WIF_LAB_STATE_DIR or ~/.cache/wif-lab)")
+    init.add_argument("--host", default="127.0.0.1", help="the address a later serve will use (its certificate)")
+    init.set_defaults(func=_init)
 
     nbs = sub.add_parser("notebooks", help="run or regenerate the notebooks").add_subparsers(
         dest="nb_command", required=True)

@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from .redact import Secret
 
 ENV_CONNECTION = "WIF_LAB_CONNECTION"
 ENV_STATE_DIR = "WIF_LAB_STATE_DIR"
+ENV_RUN_DIR = "WIF_LAB_RUN_DIR"
 
 
 def default_state_dir() -> Path:
@@ -34,6 +36,24 @@ def default_state_dir() -> Path:
         return Path(env).expanduser()
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     return base / "wif-lab"
+
+
+def default_run_root() -> Path:
+    """Where running labs keep their own files (connection file, token files): never inside the state dir.
+
+    The state dir may be baked into an image and read-only (``wif-lab mock init``); each user gets a
+    private folder under the temp dir unless ``WIF_LAB_RUN_DIR`` names one.
+    """
+    env = os.environ.get(ENV_RUN_DIR)
+    if env:
+        return Path(env).expanduser()
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    root = Path(tempfile.gettempdir()) / f"wif-lab-{uid}"
+    root.mkdir(mode=0o700, exist_ok=True)
+    if hasattr(os, "getuid") and root.stat().st_uid != uid:  # a shared temp dir: never use another user's folder
+        raise ConfigurationError(f"{root} belongs to another user",
+                                 hint=f"set {ENV_RUN_DIR} to a folder of your own for the lab's run files")
+    return root / "run"
 
 
 _REWRITE_HINT = ("the connection file is written by `wif-lab mock serve` (DIR/connection.json): restart serve to "
@@ -159,6 +179,7 @@ class Lab:
         self.stack = stack
         self._run_dir = run_dir  # removed on close: only an embedded lab's own files live there
         self._admin: Any = None
+        self.attendee: str | None = None  # set by wif_lab.attendee.join on a shared lab
 
     # --- what notebooks read -------------------------------------------------------------------
 
@@ -255,11 +276,12 @@ def start(state_dir: str | Path | None = None, *, host: str = "127.0.0.1", port:
     from .mock.stack import MockStack
 
     state = Path(state_dir) if state_dir else default_state_dir()
-    # Keys and CA are cached in the state dir for every lab; this lab's connection file and token
-    # files get a folder of their own, so two kernels (notebooks run side by side) never overwrite
-    # each other's pod token files.
-    _prune_run_dirs(state / "run")
-    run_dir = state / "run" / f"{os.getpid()}-{secrets.token_hex(4)}"
+    # Keys and CA are cached in the state dir for every lab (it may be read-only); this lab's connection
+    # file and token files get a folder of their own under the run root, so two kernels (notebooks run
+    # side by side) never overwrite each other's pod token files.
+    run_root = default_run_root()
+    _prune_run_dirs(run_root)
+    run_dir = run_root / f"{os.getpid()}-{secrets.token_hex(4)}"
     stack = MockStack(state, host=host, port=port, connection_file=run_dir / "connection.json", run_dir=run_dir)
     stack.start()
     lab = Lab(Connection.load(stack.connection_file), stack, run_dir=run_dir)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .attendee import attendee_name, join
 from .display import ShownAsTable, Table, event_detail, event_summary, summary, verdicts_table
 from .errors import ConfigurationError, ExchangeRefused, WifLabError
 from .exchange import ExchangeResult, exchange
@@ -124,8 +125,9 @@ class Outcome(ShownAsTable):
 
 class Runbook:
     def __init__(self, mode: str, lab: Lab | None, *, base_url: str, organization_id: str, verify: Verify,
-                 admin_token: str | None, ids: dict[str, str | None]) -> None:
+                 admin_token: str | None, ids: dict[str, str | None], attendee: str | None = None) -> None:
         self.mode = mode
+        self.attendee = attendee  # on a shared lab: the prefix of every object name this run registers
         self.lab = lab
         self.base_url = base_url
         self.organization_id = organization_id
@@ -137,6 +139,7 @@ class Runbook:
         self.workspace_id = ids.get("workspace_id")
         self.federation_issuer_id = ids.get("federation_issuer_id")
         self._registered: list[tuple[str, Any]] = []  # (kind, object) this run created or updated in the lab
+        self._requests: dict[str, str] = {}  # rule id -> request id of this run's latest exchange through it
 
     # --- parameters ---------------------------------------------------------------------------
 
@@ -220,6 +223,26 @@ class Runbook:
     def _find(self, items: Any, name: str) -> Any:
         return next((item for item in items if item.name == name), None)
 
+    def object_name(self, name: str) -> str:
+        """The name an object gets in the lab: on a shared lab, prefixed with the attendee's namespace."""
+        return f"{self.attendee}-{name}" if self.attendee else name
+
+    def _create_or_get(self, resource: Any, name: str, create: Callable[[], Any]) -> tuple[Any, bool]:
+        """Create the named object, or find it when the name is taken (the API's 409): (object, created).
+
+        Creating first makes this atomic: the service checks the name under its own lock, so two kernels
+        racing for one name end with one object, never two.
+        """
+        from anthropic import ConflictError
+
+        try:
+            return create(), True
+        except ConflictError:
+            found = self._find(resource.list(limit=100), name)
+            if found is None:
+                raise
+            return found, False
+
     def register_issuer(self, *, name: str, issuer_url: str, lab_only: bool = False, **kwargs: Any) -> Any:
         """Create (or update) a federation issuer in the lab; in live mode read the given one."""
         if self.lab is None:
@@ -228,9 +251,11 @@ class Runbook:
             return self._live_lookup("the federation issuer", self.federation_issuer_id or self._rule_issuer_id(),
                                      lambda i: self.admin().organization.federation.issuers.retrieve(i))
         issuers = self.admin().organization.federation.issuers
-        existing = self._find(issuers.list(limit=100), name)
-        obj = (issuers.update(existing.id, issuer_url=issuer_url, **kwargs) if existing
-               else issuers.create(name=name, issuer_url=issuer_url, **kwargs))
+        name = self.object_name(name)
+        obj, created = self._create_or_get(issuers, name,
+                                           lambda: issuers.create(name=name, issuer_url=issuer_url, **kwargs))
+        if not created:
+            obj = issuers.update(obj.id, issuer_url=issuer_url, **kwargs)
         self._registered.append(("federation issuer", obj))
         if not lab_only:
             self.federation_issuer_id = obj.id
@@ -243,7 +268,8 @@ class Runbook:
             return self._live_lookup("the service account", self.service_account_id,
                                      lambda i: self.admin().organization.service_accounts.retrieve(i))
         accounts = self.admin().organization.service_accounts
-        obj = self._find(accounts.list(limit=100), name) or accounts.create(name=name, **kwargs)
+        name = self.object_name(name)
+        obj, _ = self._create_or_get(accounts, name, lambda: accounts.create(name=name, **kwargs))
         self._registered.append(("service account", obj))
         if not lab_only:
             self.service_account_id = obj.id
@@ -260,13 +286,12 @@ class Runbook:
         rules = self.admin().organization.federation.rules
         kwargs.setdefault("workspace_id", self.workspace_id or self.lab.default_workspace_id)
         target = {"type": "service_account", "service_account_id": service_account.id}
-        existing = self._find(rules.list(limit=100), name)
-        if existing:
+        name = self.object_name(name)
+        obj, created = self._create_or_get(rules, name, lambda: rules.create(
+            name=name, issuer_id=issuer.id, match=match, target=target, oauth_scope=oauth_scope, **kwargs))
+        if not created:
             kwargs.pop("workspace_id", None)
-            obj = rules.update(existing.id, match=match, target=target, oauth_scope=oauth_scope, **kwargs)
-        else:
-            obj = rules.create(name=name, issuer_id=issuer.id, match=match, target=target, oauth_scope=oauth_scope,
-                               **kwargs)
+            obj = rules.update(obj.id, match=match, target=target, oauth_scope=oauth_scope, **kwargs)
         self._registered.append(("federation rule", obj))
         if not lab_only:
             self.federation_rule_id = obj.id
@@ -386,9 +411,20 @@ class Runbook:
         if not request["federation_rule_id"]:
             raise ConfigurationError("no federation rule to exchange against",
                                      hint="set federation_rule_id (live) or run the 'configure Anthropic' cells")
-        return exchange(token, base_url=self.base_url, federation_rule_id=str(request["federation_rule_id"]),
-                        organization_id=self.organization_id, service_account_id=request["service_account_id"],
-                        workspace_id=request["workspace_id"], verify=self.verify)
+        rule_id = str(request["federation_rule_id"])
+        try:
+            result = exchange(token, base_url=self.base_url, federation_rule_id=rule_id,
+                              organization_id=self.organization_id, service_account_id=request["service_account_id"],
+                              workspace_id=request["workspace_id"], verify=self.verify)
+        except ExchangeRefused as exc:
+            self._remember(rule_id, exc.request_id)
+            raise
+        self._remember(rule_id, result.request_id)
+        return result
+
+    def _remember(self, rule_id: str, request_id: str | None) -> None:
+        if request_id:
+            self._requests[rule_id] = request_id
 
     def try_exchange(self, token: str | None, *, rule: Any = None, title: str = "Exchange", lab_only: str = "",
                      **fields: str | None) -> Outcome:
@@ -417,11 +453,21 @@ class Runbook:
         return self.lab.event_for(request_id)
 
     def last_event(self, rule: Any = None) -> dict[str, Any] | None:
-        """The newest authentication event (lab only: live events are in the Console's history tab)."""
+        """The event of this run's latest exchange through the rule (lab only: live events are in the Console).
+
+        Looked up by that exchange's own request id, so on a shared lab it is never another attendee's
+        (nor another kernel's) newer attempt against the same rule.
+        """
         if self.lab is None:
             return None
+        rule_id = rule.id if rule is not None else self.federation_rule_id
+        request_id = self._requests.get(str(rule_id))
+        if request_id is None and self.attendee:
+            return None  # on a shared lab, an event this run did not cause is someone else's
         for _ in range(20):  # the event is written as the response is sent; allow a moment
-            event = self.lab.last_event(rule.id if rule is not None else self.federation_rule_id)
+            # Without an exchange of this run through the rule (the SDK exchanged by itself), a lab of one
+            # user shows the rule's newest event.
+            event = self.lab.event_for(request_id) if request_id else self.lab.last_event(rule_id)
             if event is not None:
                 return event
             time.sleep(0.05)
@@ -464,16 +510,24 @@ def open_runbook(
     service_account_id: str = "",
     workspace_id: str = "",
     connection_file: str = "",
+    attendee: str = "",
 ) -> Runbook:
-    """Open the notebook's runbook: the lab in mock mode, your real organization in live mode."""
+    """Open the notebook's runbook: the lab in mock mode, your real organization in live mode.
+
+    Attached to a shared lab, the run joins it as ``attendee`` (default $WIF_LAB_ATTENDEE or
+    $JUPYTERHUB_USER): apps and keys of its own, object names prefixed with that namespace.
+    """
     if mode not in MODES:
         raise ConfigurationError(f"mode must be 'mock' or 'live', not {mode!r}")
     ids = {"federation_issuer_id": federation_issuer_id or None, "federation_rule_id": federation_rule_id or None,
            "service_account_id": service_account_id or None, "workspace_id": workspace_id or None}
     if mode == "mock":
         lab = connect(connection_file or None)
+        name = attendee_name(attendee) if lab.stack is None else None
+        if name:
+            join(lab, name)
         return Runbook(mode, lab, base_url=lab.base_url, organization_id=lab.organization_id, verify=lab.ca_bundle,
-                       admin_token=None, ids=ids)
+                       admin_token=None, ids=ids, attendee=name)
     required = {"organization_id": organization_id, "federation_rule_id": federation_rule_id,
                 "service_account_id": service_account_id}
     missing = [name for name, value in required.items() if not value]

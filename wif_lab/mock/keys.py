@@ -2,6 +2,9 @@
 
 Each key has a stable name (``okta-default``, ``entra``, …); the public half is published as a
 JWK with a ``kid`` chosen by the mock that owns it.
+
+A state dir baked into an image (``wif-lab mock init``) may be read-only: the keys a start needs are
+already there, and a key first made at run time (a rotation) goes to the running stack's own folder.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -23,13 +27,22 @@ PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
 class KeyStore:
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, spill_dir: Path | None = None) -> None:
         self.dir = state_dir / "keys"
+        self.spill_dir = spill_dir  # where new keys go when the state dir is read-only
         self._cache: dict[str, PrivateKey] = {}
         self._lock = threading.Lock()
 
     def path(self, name: str) -> Path:
-        return self.dir / f"{name}.pem"
+        """Where the named key lives: the state dir, or the spill dir for a key made while it was read-only."""
+        shared = self.dir / f"{name}.pem"
+        if self.spill_dir is not None and not shared.exists() and not self._writable():
+            return self.spill_dir / f"{name}.pem"
+        return shared
+
+    def _writable(self) -> bool:
+        probe = self.dir if self.dir.is_dir() else self.dir.parent
+        return os.access(probe, os.W_OK | os.X_OK)
 
     def private_key(self, name: str, kind: str = "rsa") -> PrivateKey:
         """Load the named key, generating it (RSA 2048, EC P-256, or ``ec-p384``: EC P-384) the first time."""
@@ -37,7 +50,7 @@ class KeyStore:
             if name not in self._cache:
                 path = self.path(name)
                 if not path.exists():
-                    with state_lock(self.dir):  # another process may be creating the same key
+                    with state_lock(path.parent):  # another process may be creating the same key
                         if not path.exists():
                             write_atomic(path, _new_key_pem(kind), 0o600)
                 self._cache[name] = serialization.load_pem_private_key(path.read_bytes(), password=None)  # type: ignore[assignment]

@@ -53,7 +53,9 @@ from ..oauth import (
     ENTRA_TOKEN_EXCHANGE_AUDIENCE as TOKEN_EXCHANGE_AUDIENCE,  # Entra's fixed audience for incoming k8s tokens
 )
 from .base import LabContext, seeded_guid
+from .errors import EXCEPTION_HANDLERS
 from .keys import PrivateKey, public_jwk
+from .kubernetes_lab import lab_routes
 from .tls import write_atomic
 
 ANTHROPIC_AUDIENCE = "https://api.anthropic.com"  # the direct path (Kubernetes guide)
@@ -413,7 +415,9 @@ class KubernetesMock:
                       methods=["GET"]),
                 Route("/{tenant}/{cluster}/openid/v1/jwks", self.jwks_endpoint, methods=["GET"]),
                 Route("/lab/rotate", self.lab_rotate, methods=["POST"]),
-            ]
+                *lab_routes(self),
+            ],
+            exception_handlers=EXCEPTION_HANDLERS,
         )
 
     def webhook_env(self, pod: Pod | None = None) -> dict[str, str]:

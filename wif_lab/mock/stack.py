@@ -93,6 +93,7 @@ class MockStack:
         connection_file: Path | None = None,
         run_dir: Path | None = None,
         seed: int = 20260617,
+        connection_mode: int = 0o600,
     ) -> None:
         from .registry import default_specs
 
@@ -106,6 +107,7 @@ class MockStack:
         # state dir share keys and CA, never token files.
         self.run_dir = Path(run_dir) if run_dir else self.connection_file.parent
         self.seed = seed
+        self.connection_mode = connection_mode  # 0o644 for a workshop's shared lab (attendees read it)
         self.mocks: dict[str, Mock] = {}
         self.context: LabContext | None = None
         self._servers: list[_Server] = []
@@ -123,8 +125,8 @@ class MockStack:
                 sock = _bind(self.host, self.port + i if self.port else 0)
                 sockets[spec.name] = sock
                 base_urls[spec.name] = _url(spec.scheme, self.host, sock.getsockname()[1])
-            ctx = LabContext(self.state_dir, KeyStore(self.state_dir), tls, base_urls, seed=self.seed,
-                             run_dir=self.run_dir)
+            keys = KeyStore(self.state_dir, self.run_dir / "keys")  # new keys land there if state_dir is read-only
+            ctx = LabContext(self.state_dir, keys, tls, base_urls, seed=self.seed, run_dir=self.run_dir)
             self.context = ctx
             t1 = time.perf_counter()
             for spec in self.specs:
@@ -154,7 +156,8 @@ class MockStack:
                 sock.close()
             raise
         self.timings["total"] = time.perf_counter() - t0
-        write_atomic(self.connection_file, (json.dumps(connection, indent=2) + "\n").encode(), 0o600)
+        write_atomic(self.connection_file, (json.dumps(connection, indent=2) + "\n").encode(),
+                     self.connection_mode)
         return connection
 
     def connection(self) -> dict[str, Any]:

@@ -21,22 +21,34 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 import jwt
 
 from .. import http
+from ..display import Table
 from ..errors import ConfigurationError, ProviderError
 from ..http import Verify
 from ..oauth import CLIENT_ASSERTION_TYPE
 from ..oauth import ENTRA_TOKEN_EXCHANGE_AUDIENCE as TOKEN_EXCHANGE_AUDIENCE
+from ..parameters import missing_message
 from ..redact import Secret, redact
+from ..runbook import Settings
+
+if TYPE_CHECKING:
+    from ..runbook import Runbook
 
 PUBLIC_AUTHORITY_HOST = "https://login.microsoftonline.com/"
 WEBHOOK_ENV = ("AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_ID", "AZURE_TENANT_ID")
 DEFAULT_TIMEOUT = 10.0
+
+# Where AKS puts the projected tokens inside the pod (the webhook's volume, and the direct path's own).
+AZURE_VOLUME = "azure-identity-token"
+ANTHROPIC_VOLUME = "anthropic-token"
+VOLUME_PATHS = {AZURE_VOLUME: "azure/tokens/azure-identity-token", ANTHROPIC_VOLUME: "anthropic.com/token"}
+POD_MOUNT_ROOT = "/var/run/secrets"
 
 _FIC_CHECK = ("compare with `az identity federated-credential list --identity-name <identity>`; "
               "the AKS issuer is `az aks show --query oidcIssuerProfile.issuerUrl`")
@@ -277,3 +289,76 @@ def projected_token_provider(path: str | Path) -> Callable[[], str]:
         return read_token_file(path, variable="ANTHROPIC_IDENTITY_TOKEN_FILE")
 
     return provide
+
+
+# --- the pod's settings (mock: the lab pod's webhook variables; live: this process's environment) -----------
+
+
+# What each webhook variable is, in the order the settings table shows them.
+_VARIABLES = (
+    ("tenant_id", "AZURE_TENANT_ID", "the tenant whose Entra token endpoint hop 1 calls"),
+    ("client_id", "AZURE_CLIENT_ID",
+     "client ID of the user-assigned identity (the service account's azure.workload.identity/client-id)"),
+    ("token_file", "AZURE_FEDERATED_TOKEN_FILE",
+     f"the projected service-account token, audience {TOKEN_EXCHANGE_AUDIENCE}; in a pod: "
+     f"{POD_MOUNT_ROOT}/{VOLUME_PATHS[AZURE_VOLUME]}"),
+    ("authority_host", "AZURE_AUTHORITY_HOST", f"where Entra answers ({PUBLIC_AUTHORITY_HOST} on public Azure)"),
+)
+
+
+class PodSettings(Settings):
+    """The four webhook variables plus the scope, shown with where each value came from."""
+
+    def __init__(self, values: dict[str, Any], sources: dict[str, str]) -> None:
+        super().__init__(values)
+        self._sources = sources
+
+    def table(self, title: str = "What the workload-identity webhook put in the pod") -> Table:
+        rows = [(variable, shown_path(str(self.get(key) or "")) if key == "token_file" else self.get(key),
+                 self._sources.get(key, ""), meaning) for key, variable, meaning in _VARIABLES]
+        rows.append(("scope (not injected)", self.get("scope"), self._sources.get("scope", ""),
+                     "your choice: the audience app's identifier URI + /.default"))
+        return Table(title, ["variable", "value", "from", "what it is"], rows)
+
+
+def shown_path(path: str) -> str:
+    """A lab token file without the machine-specific state directory in front of it."""
+    head, sep, rest = path.partition("/kubernetes/")
+    return f"<lab state dir>/kubernetes/{rest}" if sep and head else path
+
+
+def pod_settings(rb: Runbook, *, tenant_id: str = "", client_id: str = "", token_file: str = "",
+                 scope: str = "") -> PodSettings:
+    """Parameters first; then the lab pod's variables (mock) or this process's environment (live)."""
+    given = {"tenant_id": tenant_id, "client_id": client_id, "token_file": token_file, "scope": scope}
+    if rb.lab is not None:
+        section = rb.lab.section("aks")
+        fallback = {key: section["env"].get(variable, "") for key, variable, _ in _VARIABLES}
+        fallback["scope"] = section.get("scope", "")
+        origin = "the lab pod's environment"
+    else:
+        fallback = {key: os.environ.get(variable, "") for key, variable, _ in _VARIABLES}
+        fallback["scope"] = ""
+        origin = "environment"
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for key in ("tenant_id", "client_id", "token_file", "authority_host", "scope"):
+        if given.get(key):
+            values[key], sources[key] = given[key], "parameter"
+        elif fallback.get(key):
+            values[key] = fallback[key]
+            sources[key] = "the lab's app registration" if key == "scope" else origin
+        else:
+            values[key], sources[key] = "", "—"
+    if not values["authority_host"]:
+        values["authority_host"], sources["authority_host"] = PUBLIC_AUTHORITY_HOST, "default"
+    missing = [key for key in ("tenant_id", "client_id", "token_file", "scope") if not values[key]]
+    if missing:
+        message, where = missing_message("aks", missing)
+        raise ConfigurationError(
+            message,
+            hint=("run inside a pod labelled azure.workload.identity/use: \"true\" whose service account carries "
+                  "azure.workload.identity/client-id (the webhook then sets the AZURE_* variables), or pass them "
+                  f"as parameters. {where}"),
+        )
+    return PodSettings(values, sources)

@@ -5,10 +5,10 @@ and timestamp, in the JSON error layout every Entra endpoint shares.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from typing import Any
 
+from ...oauth import ENTRA_ERROR_DESCRIPTION_TAIL
 from ..errors import MockRefusal
 from .tenant import Tenant
 
@@ -16,10 +16,7 @@ JSON_UTF8 = "application/json; charset=utf-8"
 ERROR_URI = "https://login.microsoftonline.com/error?code={code}"
 # The tail of every error_description: what a notebook sanitizer must replace (trace and correlation
 # IDs change per request; the correlation ID is the caller's client-request-id when one was sent).
-ERROR_DESCRIPTION_TAIL = re.compile(
-    r" Trace ID: (?P<trace_id>[0-9a-f-]{36}) Correlation ID: (?P<correlation_id>\S+) "
-    r"Timestamp: (?P<timestamp>\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ)$"
-)
+ERROR_DESCRIPTION_TAIL = ENTRA_ERROR_DESCRIPTION_TAIL
 
 
 

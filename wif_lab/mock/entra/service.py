@@ -16,11 +16,13 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ..base import LabContext, MockSpec
+from ..errors import EXCEPTION_HANDLERS
 from .endpoints import EntraEndpoints
 from .errors import JSON_UTF8, EntraError, tenant_not_found
 from .federation import Federation
 from .issuer_keys import ExternalIssuerKeys
 from .keys import SIGNING_KEYS, IssuerFacts
+from .lab_routes import lab_routes
 from .tenant import MULTI_TENANT_ALIASES, Tenant, TenantAdmin, default_tenant
 from .tokens import FederatedTokenRequest, TokenMinting
 
@@ -98,12 +100,14 @@ class EntraMock(IssuerFacts, TenantAdmin, TokenMinting, Federation):
 
         return Starlette(
             routes=[
+                *lab_routes(self),  # first: Entra's own routes take any first segment as a tenant
                 Route("/{tenant}/v2.0/.well-known/openid-configuration", self.discovery_v2, methods=["GET"]),
                 Route("/{tenant}/.well-known/openid-configuration", self.discovery_v1, methods=["GET"]),
                 Route("/{tenant}/discovery/v2.0/keys", self.keys_v2, methods=["GET"]),
                 Route("/{tenant}/discovery/keys", self.keys_v1, methods=["GET"]),
                 *EntraEndpoints(self).routes(),
-            ]
+            ],
+            exception_handlers=EXCEPTION_HANDLERS,
         )
 
     def connection(self) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from .console import (
     jwk_with_kid,
 )
 from .dpop import DpopVerifier
+from .lab_routes import attendee_routes
 from .management import ManagementApi, management_routes
 from .token import token_endpoint
 
@@ -358,6 +359,7 @@ class OktaMock:
                 Route("/oauth2/{server_id}/v1/keys", self.server_keys, methods=["GET"]),
                 Route("/oauth2/{server_id}/v1/token", self.server_token, methods=["POST"]),
                 *management_routes(self.management),
+                *attendee_routes(self),
             ]
         )
 
