@@ -19,6 +19,8 @@ SPECS = [
     "wif_lab.mock.aks:SPEC",  # the AKS cluster, wired to Entra's tenant
     "wif_lab.mock.azure_imds:SPEC",
     "wif_lab.mock.app_service_identity:SPEC",  # the hosting services' identity endpoint, plain http too
+    "wif_lab.mock.google.accounts:SPEC",  # Google's issuer (discovery, keys) on the lab's host
+    "wif_lab.mock.google.metadata:SPEC",  # the GCE/GKE metadata server, plain http, signing with Google's keys
 ]
 
 
