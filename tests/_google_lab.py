@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 from starlette.testclient import TestClient
 
 from tests._azure_lab import FakeClock, azure_context
@@ -25,3 +26,17 @@ class GoogleLab:
         self.metadata = MetadataServer(self.ctx)
         self.http = TestClient(self.metadata.asgi(), base_url=METADATA_BASE)
         self.issuer_http = TestClient(self.google.asgi(), base_url=GOOGLE_BASE)
+
+
+class InProcess(httpx.BaseTransport):
+    """A sync httpx transport that hands each request to an app through starlette's TestClient (which
+    speaks httpx2), so a workload-side client built by wif_lab.http talks to a mock without a socket."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        answer = self.client.request(request.method, str(request.url), headers=dict(request.headers),
+                                     content=request.read(), follow_redirects=False)
+        return httpx.Response(answer.status_code, headers=list(answer.headers.multi_items()), content=answer.content,
+                              request=request)
