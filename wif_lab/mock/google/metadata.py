@@ -57,6 +57,8 @@ IDENTITY_PATH = f"{V1}/instance/service-accounts/default/identity"
 TEXT = "application/text"
 DEFAULT_AUDIENCE = "https://api.anthropic.com"
 Endpoint = Callable[[Request, Host, dict[str, str]], Awaitable[Response]]
+# Every route takes every method, so a wrong one meets the same checks and the server's own 405.
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def _answer(body: str, content_type: str = TEXT) -> Response:
@@ -87,7 +89,7 @@ class MetadataServer:
             self.requests += 1
             if "x-forwarded-for" in request.headers:
                 raise MetadataRefusal(403, FORBIDDEN)
-            root = request.url.path == "/"
+            root = request.scope["path"] == "/"  # exactly: a regex "$" would also let "/\n" through
             flavor = request.headers.get("metadata-flavor")
             if flavor is None and not root:
                 raise MetadataRefusal(403, MISSING_FLAVOR)
@@ -124,6 +126,8 @@ class MetadataServer:
     # -- endpoints
 
     async def root(self, request: Request, host: Host | None, params: dict[str, str]) -> Response:
+        if request.scope["path"] != "/":
+            raise not_found(request.url.path)
         return _answer("computeMetadata/\n")
 
     async def identity(self, request: Request, host: Host, params: dict[str, str]) -> Response:
@@ -176,36 +180,45 @@ class MetadataServer:
 
     # -- routing
 
+    def _route(self, path: str, endpoint: Endpoint) -> Route:
+        return Route(path, self._guard(endpoint), methods=ALL_METHODS)
+
     def _machine_routes(self) -> list[BaseRoute]:
-        g = self._guard
+        r = self._route
         accounts = f"{V1}/instance/service-accounts"
         return [
-            Route(f"{accounts}/{{account}}/identity", g(self.identity)),
-            Route(f"{accounts}/{{account}}/email", g(self.email)),
-            Route(f"{accounts}/{{account}}/", g(self.account)),
-            Route(f"{accounts}/{{account}}", g(self.account_redirect)),
-            Route(f"{accounts}/", g(self.accounts)),
-            Route(f"{V1}/project/project-id", g(self._value(lambda h: h.instance.project.project_id))),
-            Route(f"{V1}/project/numeric-project-id",
-                  g(self._value(lambda h: str(h.instance.project.project_number)))),
-            Route(f"{V1}/instance/name", g(self._value(lambda h: h.instance.name))),
-            Route(f"{V1}/instance/id", g(self._value(lambda h: h.instance.instance_id))),
-            Route(f"{V1}/instance/zone",
-                  g(self._value(lambda h: f"projects/{h.instance.project.project_number}/zones/{h.instance.zone}"))),
-            Route("/{path:path}", g(self.unknown)),  # anything else: Google's 404 page, after the same checks
+            r(f"{accounts}/{{account}}/identity", self.identity),
+            r(f"{accounts}/{{account}}/email", self.email),
+            r(f"{accounts}/{{account}}/", self.account),
+            r(f"{accounts}/{{account}}", self.account_redirect),
+            r(f"{accounts}/", self.accounts),
+            r(f"{V1}/project/project-id", self._value(lambda h: h.instance.project.project_id)),
+            r(f"{V1}/project/numeric-project-id", self._value(lambda h: str(h.instance.project.project_number))),
+            r(f"{V1}/instance/name", self._value(lambda h: h.instance.name)),
+            r(f"{V1}/instance/id", self._value(lambda h: h.instance.instance_id)),
+            r(f"{V1}/instance/zone",
+              self._value(lambda h: f"projects/{h.instance.project.project_number}/zones/{h.instance.zone}")),
+            r("/{path:path}", self.unknown),  # anything else: Google's 404 page, after the same checks
         ]
 
     def asgi(self) -> Starlette:
         machine = self._machine_routes()
         return Starlette(
             routes=[
-                Route("/", self._guard(self.root)),
+                self._route("/", self.root),
                 Mount("/vms/{vm}", routes=machine),
                 Mount("/pods/{namespace}/{ksa}", routes=machine),
                 *machine,
             ],
-            exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+            # A path no route pattern can match (one with a line break): the same checks, then the 404 page.
+            exception_handlers={**EXCEPTION_HANDLERS, 404: self._no_route},  # type: ignore[dict-item]
         )
+
+    async def _no_route(self, request: Request, exc: Exception) -> Response:
+        try:
+            return await self._guard(self.unknown)(request)
+        except MetadataRefusal as refusal:
+            return refusal.response()
 
     def connection(self) -> dict[str, Any]:
         netloc = urlsplit(self.base_url).netloc
