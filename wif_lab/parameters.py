@@ -65,6 +65,14 @@ PROVIDERS: dict[str, dict[str, Parameter]] = {
         "token_file": Parameter("token_file", "AZURE_FEDERATED_TOKEN_FILE in the pod: the projected token's path"),
         "scope": Parameter("scope", "api://<APP_ID>/.default of the app registration that stands for the Claude API"),
     },
+    "gcp": {
+        "audience": Parameter("audience", "the audience your rule expects (match.audience): https://api.anthropic.com "
+                              "unless you registered another"),
+        "metadata_host": Parameter("metadata_host", "leave empty on Google Cloud (metadata.google.internal, or "
+                                   "GCE_METADATA_HOST when set); host[:port] of another metadata server"),
+        "jwks_uri": Parameter("google_jwks_uri", "leave empty for Google's https://www.googleapis.com/oauth2/v3/certs; "
+                              "only to verify tokens against another copy of Google's keys"),
+    },
 }
 
 # Secrets a provider takes from the environment only: internal key → variable.

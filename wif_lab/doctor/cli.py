@@ -24,7 +24,7 @@ from .report import Report
 from .run import run
 from .sources import FileSource, ProviderSource, TokenSource
 
-PROVIDER_CHOICES = {"file": None, "okta": "okta", "azure-imds": "azure", "aks": "aks"}
+PROVIDER_CHOICES = {"file": None, "okta": "okta", "azure-imds": "azure", "aks": "aks", "gcp": "gcp"}
 DEFAULT_OKTA_SCOPE = "anthropic.access"
 
 
@@ -92,6 +92,13 @@ def token_source(provider: str, token_file: str | None, params: dict[str, str], 
                             client_id=params.get("identity_client_id", ""), imds_url="", required=("resource",))
         imds = ImdsClient(azure.resource, base_url=azure.imds_url or None, client_id=azure.client_id or None)
         return ProviderSource(imds_token_provider(imds), f"IMDS at {imds.token_url} for {imds.resource}")
+    if provider == "gcp":
+        from ..providers.google_cloud import DEFAULT_AUDIENCE, MetadataClient, token_provider
+
+        gcp = rb.settings("gcp", audience=params.get("audience", DEFAULT_AUDIENCE),
+                          metadata_host=params.get("metadata_host", ""), required=("audience",))
+        meta = MetadataClient(gcp.audience, host=gcp.metadata_host or None)
+        return ProviderSource(token_provider(meta), f"the metadata server at {meta.identity_url} for {meta.audience}")
     from ..providers.aks import entra_token_provider
     from ..scenarios.aks import pod_settings, workload_client
 

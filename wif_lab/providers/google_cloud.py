@@ -159,14 +159,16 @@ class MetadataClient:
         return f"MetadataClient({self.identity_url!r}, audience={self.audience!r}, format={self.format!r})"
 
 
-def from_connection(section: Mapping[str, Any], *, host: str | None = None, **kwargs: Any) -> MetadataClient:
+def from_connection(section: Mapping[str, Any], *, host: str | None = None, audience: str | None = None,
+                    **kwargs: Any) -> MetadataClient:
     """A client for one machine of the lab's ``gcp`` section (the default VM, or ``host`` by name)."""
+    audience = audience or section.get("audience") or DEFAULT_AUDIENCE
     if host is None:
-        return MetadataClient(section.get("audience") or DEFAULT_AUDIENCE, host=section["metadata_host"], **kwargs)
+        return MetadataClient(audience, host=section["metadata_host"], **kwargs)
     known = {h["name"]: h for h in section.get("hosts", [])}
     if host not in known:
         raise ConfigurationError(f"no machine {host!r} in the connection file", hint=f"one of: {', '.join(known)}")
-    return MetadataClient(section.get("audience") or DEFAULT_AUDIENCE, host=known[host]["metadata_host"], **kwargs)
+    return MetadataClient(audience, host=known[host]["metadata_host"], **kwargs)
 
 
 def token_provider(client: MetadataClient) -> Callable[[], str]:

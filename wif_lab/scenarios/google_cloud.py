@@ -137,3 +137,36 @@ def compare_tokens(tokens: Mapping[str, str | None]) -> Table:
                  *[str(c.get("google", {}).get("compute_engine", {}).get("project_id", "—"))
                    for c in decoded.values()]))
     return Table("What the rule sees", ["claim", *decoded], rows)
+
+
+REAL_JWKS_URI = "https://www.googleapis.com/oauth2/v3/certs"
+
+
+def google_settings(rb: Runbook, *, jwks_uri: str = "") -> dict[str, Any]:
+    """Google's issuer as this run meets it: the lab's copy of its documents, or Google's own."""
+    if rb.lab is not None:
+        section = rb.lab.section("google")
+        return {"issuer": ISSUER, "jwks_uri": jwks_uri or section["jwks_uri"],
+                "discovery_base": section["discovery_base"]}
+    return {"issuer": ISSUER, "jwks_uri": jwks_uri or REAL_JWKS_URI, "discovery_base": None}
+
+
+def metadata_refusals(rb: Runbook, gcp: Mapping[str, Any]) -> Table:
+    """The metadata server's answers to the two classic mistakes, shown instead of raised (lab only)."""
+    host = gcp.get("metadata_host") or None
+    without_header = MetadataClient(gcp["audience"], host=host, flavor=None)
+    without_audience = MetadataClient(gcp["audience"], host=host)
+    without_audience.audience = ""  # the client refuses an empty audience itself; send it anyway, to hear the server
+    rows = []
+    for title, client in (("no Metadata-Flavor header", without_header), ("no audience", without_audience)):
+        if rb.lab is None:
+            rows.append((title, "—", "skipped in live mode: a request made to fail on purpose", "—"))
+            continue
+        try:
+            client.identity_token()
+        except WifLabError as exc:
+            rows.append((title, str(getattr(exc, "status", "—")), getattr(exc, "description", None) or exc.message,
+                         exc.hint))
+        else:
+            rows.append((title, "200", "answered (unexpected)", "—"))
+    return Table("The metadata server's refusals", ["request", "HTTP status", "answer", "check next"], rows)
