@@ -238,7 +238,7 @@ def test_unknown_example_lists_the_known_ones() -> None:
 def test_programs_are_standalone() -> None:
     """What ships imports no wif_lab and reads configuration only from the environment."""
     programs = [p for p in examples.EXAMPLES_DIR.rglob("*") if p.suffix in (".py", ".sh")]
-    assert len(programs) == 7
+    assert len(programs) == 9
     for program in programs:
         text = program.read_text()
         assert "wif_lab" not in text and "127.0.0.1" not in text, program
@@ -246,7 +246,7 @@ def test_programs_are_standalone() -> None:
 
 
 def test_curl_scripts_call_messages_as_the_guides_do() -> None:
-    for provider in ("okta", "azure_vm", "aks"):
+    for provider in ("okta", "azure_vm", "aks", "gcp"):
         text = examples.path_of(f"{provider}/curl.sh").read_text()
         assert "/v1/oauth/token" in text and "/v1/messages" in text
         assert '"anthropic-version: 2023-06-01"' in text and "anthropic-beta" not in text
