@@ -415,6 +415,24 @@ def test_command_against_a_served_lab_fills_the_providers_settings(lab: MockStac
     assert "lab note" in out and "every check passed (exit status 0)" in out
 
 
+def test_command_on_google_cloud_asks_the_metadata_server(lab: MockStack, the_lab: Lab,
+                                                         capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """--provider gcp: the token comes from the lab's metadata server; Google's issuer is found through the
+    registered issuer's discovery_base, a lab note like every loopback issuer."""
+    gcp, google = the_lab.section("gcp"), the_lab.section("google")
+    fed = federate(the_lab, issuer_url=google["issuer"],
+                   jwks={"type": "discovery", "discovery_base": google["discovery_base"]},
+                   match={"audience": AUDIENCE, "claims": {"sub": gcp["unique_id"], "email": gcp["service_account"]}})
+    monkeypatch.setenv("WIF_LAB_CONNECTION", str(lab.connection_file))
+    code = cli_main(["doctor", "--mode", "mock", "--provider", "gcp", "-p", "federation_rule_id", fed.rule.id,
+                     "-p", "service_account_id", fed.service_account.id])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    flat = " ".join(out.split())  # the report wraps long rows
+    assert "token function the metadata server at http://127.0.0.1:" in flat and "lab note" in flat
+
+
 @pytest.mark.parametrize("args, message", [
     (["--provider", "okta", "-p", "okta_isuer", "x"], "did you mean 'okta_issuer'"),
     (["--provider", "okta", "--token-file", "/x"], "--token-file goes with --provider file"),
