@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from anthropic import APIStatusError
+
 from ..display import Table, summary
 from ..errors import WifLabError
 from ..providers.google_cloud import MetadataClient, from_connection
@@ -102,12 +104,12 @@ def try_rule(rb: Runbook, title: str, *, name: str, issuer: Any, service_account
     try:
         rule = rb.register_rule(name=name, issuer=issuer, service_account=service_account, match=match,
                                 lab_only=True, token_lifetime_seconds=600)
-    except Exception as exc:  # the SDK's BadRequestError: an outcome to show, not a failure
-        body = getattr(exc, "body", None)
+    except APIStatusError as exc:  # the Admin API's refusal: an outcome to show, not a failure
+        body = exc.body
         error = body.get("error") if isinstance(body, dict) else None
         message = error.get("message") if isinstance(error, dict) else str(exc)
         return summary(title, {**fields, "outcome": "refused by the Admin API",
-                               "HTTP status": getattr(exc, "status_code", "?"), "message": message})
+                               "HTTP status": exc.status_code, "message": message})
     return summary(title, {**fields, "outcome": f"created ({rule.id})"})
 
 

@@ -36,6 +36,7 @@ the node, as the Claude page says (Google's own wording on this was not found).
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -80,7 +81,8 @@ class MetadataServer:
         self.cloud = found.cloud
         self.base_url = ctx.base_url(self.name)
         self.requests = 0
-        self.identity_requests: list[dict[str, str]] = []  # host, audience, format of each token minted
+        # host, audience and format of the latest tokens minted (bounded: a served lab runs for days)
+        self.identity_requests: deque[dict[str, str]] = deque(maxlen=100)
 
     # -- checks every request passes, in the real server's order
 
