@@ -27,6 +27,7 @@ SAMPLES = [
     ("kid    TQLz_YOZTVOGo8i03ZTAtYiO0dgn-vjpDsj555EfVc0", "kid    <KEY-ID>"),
     ("<td>kid</td><td style='x'>3LMBaZhHwnpvGXSQJyX4Iej-eGM</td>", "<td>kid</td><td style='x'><ENTRA-KID></td>"),
     ("Trace ID: … Timestamp: 2026-11-23 20:21:29Z", "Trace ID: … Timestamp: <TIMESTAMP>"),
+    ("kid    de8d0db6bd1f66c06147b139108873feef0d7aa3", "kid    <GOOGLE-KID>"),
 ]
 
 
