@@ -39,7 +39,8 @@ from _bootstrap import ensure, run
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 COSTLY = "claims.l.map(a, claims.l.map(b, a + b)).size() > 0"
-MOCKS = ("anthropic", "okta", "entra", "imds", "app_service", "kubernetes", "oidc", "github_actions")
+MOCKS = ("anthropic", "okta", "entra", "imds", "app_service", "kubernetes", "oidc", "github_actions", "google",
+         "gce_metadata")
 
 
 # ── hostile material ───────────────────────────────────────────────────────────────────────────────
@@ -523,12 +524,51 @@ class Targets:
             return Req(rng.choice(["GET", "POST", "HEAD"]), target, [(b"authorization", bearer)])
 
         return [(0.5, query), (0.3, authorization), (0.2, path)]
+    # -- google (Google's issuer documents) and gce_metadata (the metadata server)
+
+    def google_builders(self) -> list[tuple[float, Builder]]:
+        google = self.conn["google"]
+
+        def documents(rng: random.Random) -> Req:
+            url = rng.choice([google["discovery_url"], google["jwks_uri"]])
+            return Req(rng.choice(["GET", "POST", "HEAD"]), url + rng.choice(["", "?" + quote(rng.choice(ODD_TEXT))]))
+
+        def path(rng: random.Random) -> Req:
+            return Req(rng.choice(["GET", "POST"]), google["base_url"] + odd_path(rng))
+
+        return [(0.5, documents), (0.5, path)]
+
+    def gce_metadata_builders(self) -> list[tuple[float, Builder]]:
+        gcp = self.conn["gcp"]
+        roots = ["http://" + h["metadata_host"] for h in gcp["hosts"]]
+        identity = "/computeMetadata/v1/instance/service-accounts/default/identity"
+
+        def query(rng: random.Random) -> Req:
+            params = {"audience": rng.choice([*ODD_TEXT, gcp["audience"]]),
+                      rng.choice(["format", "licenses", "recursive"]): rng.choice([*ODD_TEXT, "full", "TRUE"])}
+            text = urlencode(params)
+            if rng.random() < 0.5:
+                text = text.replace("=", "=" + rng.choice(BAD_ESCAPES), 1)
+            return Req("GET", f"{rng.choice(roots)}{identity}?{text}", _h(metadata_flavor="Google"))
+
+        def flavor(rng: random.Random) -> Req:
+            headers = [(b"metadata-flavor", odd_header(rng, b"Google"))]
+            if rng.random() < 0.3:
+                headers.append((b"x-forwarded-for", rng.choice([b"203.0.113.7", rng.choice(BAD_UTF8)])))
+            return Req("GET", f"{rng.choice(roots)}{identity}?audience=x", headers)
+
+        def path(rng: random.Random) -> Req:
+            return Req(rng.choice(["GET", "POST", "PUT"]), rng.choice(roots) + odd_path(rng),
+                       _h(metadata_flavor="Google"))
+
+        return [(0.5, query), (0.3, flavor), (0.2, path)]
 
     def builders(self, mock: str) -> list[tuple[float, Builder]]:
         return {"anthropic": self.anthropic, "okta": self.okta_builders, "entra": self.entra_builders,
                 "imds": self.imds_builders, "app_service": self.app_service_builders,
                 "kubernetes": self.kubernetes_builders, "oidc": self.oidc_builders,
-                "github_actions": self.github_actions_builders}[mock]()
+                "github_actions": self.github_actions_builders, "google": self.google_builders,
+                "gce_metadata": self.gce_metadata_builders}[mock]()
 
 
 class _SyncAdmin:

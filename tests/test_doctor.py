@@ -439,6 +439,22 @@ def test_github_actions_outside_a_job_says_id_token_write(capsys: pytest.Capture
     assert cli_main(["doctor", "--provider", "github-actions", "-p", "organization_id", str(uuid.uuid4()),
                      "-p", "federation_rule_id", "fdrl_01" + "0" * 22]) == 2
     assert "permissions: id-token: write" in capsys.readouterr().err
+def test_command_on_google_cloud_asks_the_metadata_server(lab: MockStack, the_lab: Lab,
+                                                         capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """--provider gcp: the token comes from the lab's metadata server; Google's issuer is found through the
+    registered issuer's discovery_base, a lab note like every loopback issuer."""
+    gcp, google = the_lab.section("gcp"), the_lab.section("google")
+    fed = federate(the_lab, issuer_url=google["issuer"],
+                   jwks={"type": "discovery", "discovery_base": google["discovery_base"]},
+                   match={"audience": AUDIENCE, "claims": {"sub": gcp["unique_id"], "email": gcp["service_account"]}})
+    monkeypatch.setenv("WIF_LAB_CONNECTION", str(lab.connection_file))
+    code = cli_main(["doctor", "--mode", "mock", "--provider", "gcp", "-p", "federation_rule_id", fed.rule.id,
+                     "-p", "service_account_id", fed.service_account.id])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    flat = " ".join(out.split())  # the report wraps long rows
+    assert "token function the metadata server at http://127.0.0.1:" in flat and "lab note" in flat
 
 
 @pytest.mark.parametrize("args, message", [

@@ -238,7 +238,7 @@ def test_unknown_example_lists_the_known_ones() -> None:
 def test_programs_are_standalone() -> None:
     """What ships imports no wif_lab and reads configuration only from the environment."""
     programs = [p for p in examples.EXAMPLES_DIR.rglob("*") if p.suffix in (".py", ".sh")]
-    assert len(programs) == 13  # okta 2, azure_vm 2, aks 3, spiffe 2, github_actions 2, aws 2
+    assert len(programs) == 15  # okta 2, azure_vm 2, aks 3, spiffe 2, github_actions 2, aws 2, gcp 2
     for program in programs:
         text = program.read_text()
         assert "wif_lab" not in text and "127.0.0.1" not in text, program
@@ -246,7 +246,7 @@ def test_programs_are_standalone() -> None:
 
 
 def test_curl_scripts_call_messages_as_the_guides_do() -> None:
-    for provider in ("okta", "azure_vm", "aks", "github_actions"):
+    for provider in ("okta", "azure_vm", "aks", "github_actions", "gcp"):
         text = examples.path_of(f"{provider}/curl.sh").read_text()
         assert "/v1/oauth/token" in text and "/v1/messages" in text
         assert '"anthropic-version: 2023-06-01"' in text and "anthropic-beta" not in text

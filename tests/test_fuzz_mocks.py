@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "fuzz_mocks.py"
-MOCKS = {"anthropic", "okta", "entra", "imds", "app_service", "kubernetes", "oidc", "github_actions"}
+MOCKS = {"anthropic", "okta", "entra", "imds", "app_service", "kubernetes", "oidc", "github_actions", "google",
+         "gce_metadata"}
 
 
 def test_a_small_fuzz_run_finds_no_server_errors() -> None:

@@ -22,9 +22,11 @@ def test_each_registry_line_names_a_module_spec() -> None:
         "spire",
         "github_actions",
         "aws",
+        "google",
+        "gce_metadata",
     ]
     assert {s.name: s.requires for s in specs if s.requires} == {
-        "kubernetes": ("entra",), "imds": ("entra",), "app_service": ("entra",)}
+        "kubernetes": ("entra",), "imds": ("entra",), "app_service": ("entra",), "gce_metadata": ("google",)}
     check_order(specs)  # the default order satisfies every requirement
 
 

@@ -29,6 +29,7 @@ SAMPLES = [
     ("Trace ID: … Timestamp: 2026-11-23 20:21:29Z", "Trace ID: … Timestamp: <TIMESTAMP>"),
     ("ExchangeResult(token_type='Bearer', expires_in=582, scope='x')",
      "ExchangeResult(token_type='Bearer', expires_in=<SECONDS>, scope='x')"),
+    ("kid    de8d0db6bd1f66c06147b139108873feef0d7aa3", "kid    <GOOGLE-KID>"),
 ]
 
 

@@ -28,6 +28,7 @@ AZURE_NOTEBOOK = NOTEBOOK_DIR / "02_azure_managed_identity.ipynb"
 AKS_NOTEBOOK = NOTEBOOK_DIR / "03_aks_entra_workload_identity.ipynb"
 GITHUB_NOTEBOOK = NOTEBOOK_DIR / "04_github_actions.ipynb"
 AWS_NOTEBOOK = NOTEBOOK_DIR / "08_aws.ipynb"
+GCP_NOTEBOOK = NOTEBOOK_DIR / "07_google_cloud.ipynb"
 
 
 @pytest.fixture(autouse=True)
@@ -193,6 +194,8 @@ def test_github_actions_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_p
     text = output.read_text()
     assert lab.connection.anthropic["admin_token"] not in text
     assert github["env"]["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] not in text  # the runner's request token never shows
+
+
 @pytest.mark.skipif(not AWS_NOTEBOOK.exists(), reason="the AWS notebook is not committed yet")
 def test_aws_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -231,6 +234,41 @@ def test_aws_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path,
     for secret in (keys["secret_access_key"].reveal(), keys["session_token"].reveal(),
                    lab.connection.anthropic["admin_token"]):
         assert secret not in text
+
+
+@pytest.mark.skipif(not GCP_NOTEBOOK.exists(), reason="the Google Cloud notebook is not committed yet")
+def test_gcp_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a "VM" whose metadata server is the lab's (google-auth's own variables point at it): the token, the
+    exchange, the SDK and the example programs run from the environment alone; the provoked refusals, the
+    look-alike rules and the other machines are skipped."""
+    lab = lab_of(fresh_stack)
+    gcp, google = lab.section("gcp"), lab.section("google")
+    match = {"audience": AUDIENCE, "claims": {"sub": gcp["unique_id"], "email": gcp["service_account"]}}
+    fed = federate(lab, issuer_url=google["issuer"], match=match,
+                   jwks={"type": "discovery", "discovery_base": google["discovery_base"]})
+    monkeypatch.delenv("WIF_LAB_CONNECTION", raising=False)
+    monkeypatch.setenv("WIF_LAB_ADMIN_TOKEN", lab.connection.anthropic["admin_token"])
+    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "NO_GCE_CHECK", "GCE_METADATA_ROOT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GCE_METADATA_HOST", gcp["metadata_host"])  # what google-auth and the notebook's client read
+    monkeypatch.setenv("GCE_METADATA_IP", gcp["metadata_ip"])
+    parameters = {"mode": "live", "google_jwks_uri": google["jwks_uri"], **_anthropic_parameters(lab, fed)}
+    output = tmp_path / "07.live.ipynb"
+    result = execute(GCP_NOTEBOOK, output, parameters, timeout=60)
+    assert result.ok, result.error
+
+    shown = _outputs(output)
+    assert "skipped" in shown and "live mode" in shown
+    assert "would be accepted" in shown                           # preflight read the rule back
+    assert "service account 'test-sa-" in shown                   # Messages (SDK and examples) ran as the target
+    assert "skipped in live mode: it presents a token made to fail on purpose" in shown
+    assert "skipped in live mode: a request made to fail on purpose" in shown
+    outcomes = [e["status"]["outcome"] for e in lab.events(federation_rule_id=fed.rule.id, limit=50)]
+    assert outcomes.count("success") >= 4 and "denied" not in outcomes  # exchanges, SDK, the two examples
+    headline = _doctor_headline(shown)
+    assert "failed" not in headline and "1 lab notes" in headline and "skipped" not in headline
+    assert lab.connection.anthropic["admin_token"] not in output.read_text()
 
 
 # --- live mode that helps: DPoP, client secrets, parameter mistakes ---------------------------------

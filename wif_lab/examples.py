@@ -56,13 +56,16 @@ SETTINGS_ENV: dict[str, dict[str, str]] = {
     # boto3 and the CLI read these; in the lab they hold a session's keys, as Lambda sets them.
     "aws": {"region": "AWS_REGION", "endpoint_url": "AWS_ENDPOINT_URL_STS", "access_key_id": "AWS_ACCESS_KEY_ID",
             "secret_access_key": "AWS_SECRET_ACCESS_KEY", "session_token": "AWS_SESSION_TOKEN"},
+    # google-auth's own variables: only the lab sets them (on Google Cloud the metadata server is implied).
+    "gcp": {"metadata_host": "GCE_METADATA_HOST", "metadata_ip": "GCE_METADATA_IP"},
 }
 # Variables of the notebook's own process that would steer a program elsewhere; a program gets only
 # what :func:`environment` sets for it (the CA variables stay when the runbook uses the system CAs).
 # In live mode the host's own identity variables (what a VM, App Service or the AKS webhook set) are
 # the platform the program runs on, so they stay; only the lab replaces them.
 _RUNBOOK_PREFIXES = ("ANTHROPIC_", "OKTA_", "CLAUDE_")
-_PLATFORM_PREFIXES = ("AZURE_", "IDENTITY_", "MSI_", "IMDS_", "SPIFFE_", "ACTIONS_ID_TOKEN_", "GITHUB_ACTIONS", "AWS_")
+_PLATFORM_PREFIXES = ("AZURE_", "IDENTITY_", "MSI_", "IMDS_", "SPIFFE_", "ACTIONS_ID_TOKEN_", "GITHUB_ACTIONS", "AWS_",
+                      "GCE_", "GOOGLE_", "NO_GCE_")
 CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "AWS_CA_BUNDLE")
 NODE_CA_VARIABLE = "NODE_EXTRA_CA_CERTS"  # Node adds this PEM bundle to its trust store (TypeScript examples)
 IMDS_HOST_VARIABLE = "AZURE_POD_IDENTITY_AUTHORITY_HOST"
@@ -161,6 +164,9 @@ def _settings_from_lab(rb: Runbook, directory: str) -> dict[str, Any]:
     if directory == "aws":
         section = rb.lab.section("aws")
         return {"region": section["region"], "endpoint_url": section["endpoint_url"], **section["credentials"]}
+    if directory == "gcp":
+        section = rb.lab.section("gcp")
+        return {"metadata_host": section["metadata_host"], "metadata_ip": section["metadata_ip"]}
     section = rb.lab.section("aks")
     env = section["env"]
     return {"tenant_id": env["AZURE_TENANT_ID"], "client_id": env["AZURE_CLIENT_ID"],

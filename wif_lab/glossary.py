@@ -144,6 +144,17 @@ AWS_STS: dict[str, str] = {
                                    "and request_tags; nested, so a rule reads it with a CEL condition"),
 }
 
+GOOGLE: dict[str, str] = {
+    "iss": "Google's issuer, https://accounts.google.com: the same for every Google Cloud customer",
+    "sub": "the service account's numeric unique ID: pin it whole in claims.sub (no stable prefix)",
+    "azp": "the service account's numeric unique ID again",
+    "aud": "the audience the workload asked the metadata server for",
+    "email": "the service account's e-mail: present only when the token was asked for with format=full",
+    "email_verified": "always true for a service account (a boolean, so claims cannot match it)",
+    "google": "google.compute_engine: project_id, project_number, zone, instance_name, instance_id of the VM "
+              "(on GKE, the node); only with format=full; match it with a condition",
+}
+
 CUSTOM = "a claim this issuer adds (match it with claims or a condition)"
 ABSENT = "(absent)"
 
@@ -157,6 +168,7 @@ _KINDS: dict[str, dict[str, str]] = {
     "JWT-SVID": JWT_SVID,
     "GitHub Actions token": GITHUB_ACTIONS,
     "AWS STS token": AWS_STS,
+    "Google ID token": GOOGLE,
     "OIDC token": {},
 }
 
@@ -171,6 +183,8 @@ def token_kind(claims: Mapping[str, Any]) -> str:
         return "JWT-SVID"
     if "https://sts.amazonaws.com/" in claims:
         return "AWS STS token"
+    if claims.get("iss") in ("https://accounts.google.com", "accounts.google.com"):
+        return "Google ID token"
     version = claims.get("ver")
     if version == "2.0":
         return "Entra v2.0 token"

@@ -86,6 +86,14 @@ PROVIDERS: dict[str, dict[str, Parameter]] = {
         "region": Parameter("aws_region", "the region the workload runs in (AWS_REGION on Lambda and ECS; the "
                             "instance's region on EC2), e.g. us-east-1: GetWebIdentityToken is regional only"),
     },
+    "gcp": {
+        "audience": Parameter("audience", "the audience your rule expects (match.audience): https://api.anthropic.com "
+                              "unless you registered another"),
+        "metadata_host": Parameter("metadata_host", "leave empty on Google Cloud (metadata.google.internal, or "
+                                   "GCE_METADATA_HOST when set); host[:port] of another metadata server"),
+        "jwks_uri": Parameter("google_jwks_uri", "leave empty for Google's https://www.googleapis.com/oauth2/v3/certs; "
+                              "only to verify tokens against another copy of Google's keys"),
+    },
 }
 
 # Secrets a provider takes from the environment only: internal key → variable.

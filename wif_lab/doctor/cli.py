@@ -26,7 +26,7 @@ from .run import run
 from .sources import FileSource, ProviderSource, TokenSource
 
 PROVIDER_CHOICES = {"file": None, "okta": "okta", "azure-imds": "azure", "aks": "aks", "spiffe": "spire",
-                    "github-actions": "github_actions"}
+                    "github-actions": "github_actions", "gcp": "gcp"}
 DEFAULT_OKTA_SCOPE = "anthropic.access"
 
 
@@ -111,6 +111,13 @@ def token_source(provider: str, token_file: str | None, params: dict[str, str], 
         assert github is not None  # this job's own environment (or the lab's workload job): never skipped
         return ProviderSource(token_provider(github),
                               f"the runner's token service ({github.request_url.split('?')[0]}) for {gh.audience}")
+    if provider == "gcp":
+        from ..providers.google_cloud import DEFAULT_AUDIENCE, MetadataClient, token_provider
+
+        gcp = rb.settings("gcp", audience=params.get("audience", DEFAULT_AUDIENCE),
+                          metadata_host=params.get("metadata_host", ""), required=("audience",))
+        meta = MetadataClient(gcp.audience, host=gcp.metadata_host or None)
+        return ProviderSource(token_provider(meta), f"the metadata server at {meta.identity_url} for {meta.audience}")
     from ..providers.aks import entra_token_provider
     from ..scenarios.aks import pod_settings, workload_client
 

@@ -22,6 +22,8 @@ SPECS = [
     "wif_lab.mock.spire:SPEC",  # SPIRE: OIDC Discovery Provider over https, the agent's Workload API on Unix sockets
     "wif_lab.mock.github_actions:SPEC",
     "wif_lab.mock.aws_sts:SPEC",  # AWS STS GetWebIdentityToken (outbound web identity federation)
+    "wif_lab.mock.google.accounts:SPEC",  # Google's issuer (discovery, keys) on the lab's host
+    "wif_lab.mock.google.metadata:SPEC",  # the GCE/GKE metadata server, plain http, signing with Google's keys
 ]
 
 
