@@ -17,7 +17,8 @@ from wif_lab.mock.stack import MockStack
 def test_each_registry_line_names_a_module_spec() -> None:
     specs = default_specs()
     assert len(specs) == len(SPECS)
-    assert [s.name for s in specs] == ["anthropic", "oidc", "okta", "entra", "kubernetes", "imds", "app_service"]
+    assert [s.name for s in specs] == ["anthropic", "oidc", "okta", "entra", "kubernetes", "imds", "app_service",
+                                      "kubernetes_cluster"]
     assert {s.name: s.requires for s in specs if s.requires} == {
         "kubernetes": ("entra",), "imds": ("entra",), "app_service": ("entra",)}
     check_order(specs)  # the default order satisfies every requirement

@@ -19,6 +19,7 @@ SPECS = [
     "wif_lab.mock.aks:SPEC",  # the AKS cluster, wired to Entra's tenant
     "wif_lab.mock.azure_imds:SPEC",
     "wif_lab.mock.app_service_identity:SPEC",  # the hosting services' identity endpoint, plain http too
+    "wif_lab.mock.kubernetes.self_managed:SPEC",  # a self-managed cluster, its issuer not public
 ]
 
 

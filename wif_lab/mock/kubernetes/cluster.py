@@ -49,12 +49,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from ..oauth import (
+from ...oauth import (
     ENTRA_TOKEN_EXCHANGE_AUDIENCE as TOKEN_EXCHANGE_AUDIENCE,  # Entra's fixed audience for incoming k8s tokens
 )
-from .base import LabContext, seeded_guid
-from .keys import PrivateKey, public_jwk
-from .tls import write_atomic
+from ..base import LabContext, seeded_guid
+from ..keys import PrivateKey, public_jwk
+from ..tls import write_atomic
 
 ANTHROPIC_AUDIENCE = "https://api.anthropic.com"  # the direct path (Kubernetes guide)
 DEFAULT_EXPIRATION = 3600
