@@ -49,6 +49,8 @@ SETTINGS_ENV: dict[str, dict[str, str]] = {
                  "identity_header": "IDENTITY_HEADER"},
     "aks": {"tenant_id": "AZURE_TENANT_ID", "client_id": "AZURE_CLIENT_ID", "token_file": "AZURE_FEDERATED_TOKEN_FILE",
             "authority_host": "AZURE_AUTHORITY_HOST", "scope": "CLAUDE_API_RESOURCE"},
+    # A self-managed cluster: the projected token file is the whole provider.
+    "kubernetes": {"token_file": "ANTHROPIC_IDENTITY_TOKEN_FILE"},
 }
 # Variables of the notebook's own process that would steer a program elsewhere; a program gets only
 # what :func:`environment` sets for it (the CA variables stay when the runbook uses the system CAs).
@@ -85,7 +87,8 @@ class Source:
 
     @property
     def language(self) -> str:
-        return {".py": "python", ".sh": "bash", ".json": "json", ".ts": "typescript"}.get(Path(self.name).suffix, "")
+        return {".py": "python", ".sh": "bash", ".json": "json", ".ts": "typescript",
+                ".yaml": "yaml"}.get(Path(self.name).suffix, "")
 
     def __repr__(self) -> str:
         return f"# examples/{self.name}\n{self.text}"
@@ -142,6 +145,8 @@ def _settings_from_lab(rb: Runbook, directory: str) -> dict[str, Any]:
     if directory == "azure_vm":
         section = rb.lab.section("azure")
         return {"resource": section["resource"], "imds_url": section["imds_url"]}
+    if directory == "kubernetes":
+        return {"token_file": rb.lab.section("kubernetes")["token_file"]}
     section = rb.lab.section("aks")
     env = section["env"]
     return {"tenant_id": env["AZURE_TENANT_ID"], "client_id": env["AZURE_CLIENT_ID"],

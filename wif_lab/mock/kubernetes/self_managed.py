@@ -116,6 +116,7 @@ class TokenFile:
     expiration_seconds: int  # as requested: the kubelet refreshes at 80 % of this, whatever exp says
     path: Path
     pod_path: str
+    pod: str = ""  # <namespace>/<pod name>, for the lab's answers
     extended: bool = False
     token: str = ""
     claims: dict[str, Any] = field(default_factory=dict)
@@ -258,12 +259,12 @@ class SelfManagedCluster:
             folder = self.root / namespace / name
             default = TokenFile(list(self.api_audiences), DEFAULT_TOKEN_REQUEST,
                                 folder / "kubernetes.io/serviceaccount/token", f"{DEFAULT_TOKEN_MOUNT}/token",
-                                extended=self.extend_token_expiration)
+                                f"{namespace}/{name}", extended=self.extend_token_expiration)
             pod = ClusterPod(name, self._uid(f"pod:{namespace}:{name}"), sa, self.node_name, self.node_uid, default)
             for projection in projections:
                 relative = Path(projection.mount_path.removeprefix(POD_SECRETS).strip("/")) / projection.path
                 pod.projected.append(TokenFile([projection.audience], projection.expiration_seconds,
-                                               folder / relative, projection.pod_path))
+                                               folder / relative, projection.pod_path, f"{namespace}/{name}"))
             self._pods[(namespace, service_account)] = pod
             for volume in self._volumes(pod):
                 self._write(pod, volume)
@@ -439,7 +440,7 @@ class SelfManagedCluster:
         return JSONResponse(self.token_request(namespace, name, body, user), status_code=201)
 
     async def lab_rotate(self, request: Request) -> JSONResponse:
-        return JSONResponse({"rotated": [{"path": v.pod_path, "aud": v.audiences, "jti": v.claims["jti"],
+        return JSONResponse({"rotated": [{"pod": v.pod, "path": v.pod_path, "aud": v.audiences, "jti": v.claims["jti"],
                                           "iat": v.claims["iat"]} for v in self.rotate()]})
 
     async def lab_rotate_signing_key(self, request: Request) -> JSONResponse:
