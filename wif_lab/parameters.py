@@ -65,6 +65,12 @@ PROVIDERS: dict[str, dict[str, Parameter]] = {
         "token_file": Parameter("token_file", "AZURE_FEDERATED_TOKEN_FILE in the pod: the projected token's path"),
         "scope": Parameter("scope", "api://<APP_ID>/.default of the app registration that stands for the Claude API"),
     },
+    "kubernetes": {
+        "token_file": Parameter("token_file", "ANTHROPIC_IDENTITY_TOKEN_FILE in the pod: the projected volume's "
+                                "mountPath + path, /var/run/secrets/anthropic.com/token in the guide"),
+        "api_server": Parameter("api_server", "the kubeconfig's server (`kubectl config view --minify`); in a pod "
+                                "the in-cluster address https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT"),
+    },
 }
 
 # Secrets a provider takes from the environment only: internal key → variable.

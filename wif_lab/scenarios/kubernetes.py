@@ -44,18 +44,25 @@ JWK_MEMBERS = ("kty", "kid", "alg", "use", "n", "e", "crv", "x", "y")  # what an
 # --- the pod's view ----------------------------------------------------------------------------------
 
 
-def pod_settings(rb: Runbook, *, token_file: str = "", api_server: str = "") -> Settings:
+class PodSettings(Settings):
+    """The pod's settings, shown without the lab's machine-specific folder in front of the token file."""
+
+    def table(self, title: str = "What the pod has") -> Table:
+        return summary(title, {k: shown_path(v) if k == "token_file" else v for k, v in self.items()})
+
+
+def pod_settings(rb: Runbook, *, token_file: str = "", api_server: str = "") -> PodSettings:
     """The token file and API server: parameters first, then the lab's pod (mock) or this pod (live)."""
     if rb.lab is not None:
         section = rb.lab.section(SECTION)
         values = {"token_file": token_file or section["token_file"], "api_server": api_server or section["api_server"],
                   "subject": section["subject"], "audience": section["audience"],
                   "expiration_seconds": section["expiration_seconds"]}
-        return Settings(values)
+        return PodSettings(values)
     path = token_file or os.environ.get(TOKEN_FILE_VARIABLE) or POD_TOKEN_PATH
     claims = decode(read_token_file(path)).claims
     aud = claims.get("aud")
-    return Settings({"token_file": path, "api_server": api_server or _in_cluster_url(),
+    return PodSettings({"token_file": path, "api_server": api_server or _in_cluster_url(),
                      "subject": claims.get("sub"), "audience": aud[0] if isinstance(aud, list) and aud else aud,
                      "expiration_seconds": _lifetime(claims)})
 
@@ -205,11 +212,12 @@ def rotate_signing_key(rb: Runbook, *, retire_previous: bool = False) -> Table |
 # --- TokenRequest and the audience risk ---------------------------------------------------------------------
 
 
-def try_token_request(api: ApiServer | Note, title: str, namespace: str, service_account: str,
+def try_token_request(rb: Runbook, api: ApiServer | Note, title: str, namespace: str, service_account: str,
                       **request: Any) -> Table | Note:
-    """``kubectl create token`` shown as an outcome: the token's facts, or the API server's Status."""
-    if isinstance(api, Note):
-        return api
+    """``kubectl create token`` shown as an outcome: the token's facts, or the API server's Status (lab only:
+    a runbook creates no tokens in your cluster)."""
+    if rb.lab is None or isinstance(api, Note):
+        return Note("lab-only: no tokens are created in your cluster (`kubectl create token` answers the same way)")
     try:
         issued = api.create_token(namespace, service_account, **request)
     except KubernetesRefused as exc:
@@ -225,18 +233,25 @@ def try_token_request(api: ApiServer | Note, title: str, namespace: str, service
                            "expirationTimestamp": issued.expiration_timestamp})
 
 
-def issued_token(api: ApiServer | Note, namespace: str, service_account: str, **request: Any) -> Secret | None:
-    """A token from ``kubectl create token`` (``None`` when there is no API server to ask)."""
-    if isinstance(api, Note):
+def issued_token(rb: Runbook, api: ApiServer | Note, namespace: str, service_account: str,
+                 **request: Any) -> Secret | None:
+    """A token from ``kubectl create token`` (lab only; ``None`` in live mode)."""
+    if rb.lab is None or isinstance(api, Note):
         return None
     return api.create_token(namespace, service_account, **request).token
 
 
-def preflight_if_expected(issuer: Any, rules: Mapping[str, Any], token: str | None, *, expected_audience: str) -> Any:
+def lab_token(rb: Runbook, path: str) -> Secret | None:
+    """A token file's content for a lab-only demonstration (``None`` in live mode: nothing extra is read)."""
+    return read_token_file(path) if rb.lab is not None else None
+
+
+def preflight_if_expected(issuer: Any, rules: Mapping[str, Any], token: str | None, *,
+                          expected_audience: str) -> list[Table | Note]:
     """Each rule judged against ``token`` as if Anthropic's expected audience for this issuer were
     ``expected_audience`` (what the guide's warning is about); the rules engine the mock uses, no exchange."""
     if token is None or issuer is None or any(rule is None for rule in rules.values()):
-        return Note("preflight skipped: lab-only objects (live mode)")
+        return [Note("preflight skipped: lab-only objects (live mode)")]
     claims = decode(token).claims
     return [verdicts_table(evaluate(issuer, rule, claims, default_audience=expected_audience),
                            title=f"{name}, if Anthropic expected aud {expected_audience!r}")
