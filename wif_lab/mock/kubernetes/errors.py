@@ -76,7 +76,8 @@ class Invalid(KubernetesStatus):
                    "field": field} for field, value, detail in causes]
         summary = ", ".join(f"{c['field']}: {c['message']}" for c in listed)
         joined = summary if len(listed) == 1 else f"[{summary}]"
-        super().__init__(422, "Invalid", f'{kind}.{group} "{name}" is invalid: {joined}',
+        qualified = f"{kind}.{group}" if group else kind  # core kinds have no group: `Pod "x" is invalid`
+        super().__init__(422, "Invalid", f'{qualified} "{name}" is invalid: {joined}',
                          details={"name": name, "group": group, "kind": kind, "causes": listed})
         self.causes = listed
 
