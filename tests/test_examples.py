@@ -280,3 +280,30 @@ def test_live_mode_takes_the_notebooks_settings_and_the_pods_paths(monkeypatch: 
     direct = examples.environment(live, "aks/env_token_file.py", settings={"scope": "api://app/.default"})
     assert direct["ANTHROPIC_IDENTITY_TOKEN_FILE"] == examples.POD_TOKEN_PATH
     assert direct["CLAUDE_API_RESOURCE"] == "api://app"
+
+
+# --- self-managed Kubernetes: the token file alone, the issuer registered inline ---------------------
+
+
+@pytest.fixture
+def cluster_rule(rb: Runbook, the_lab: Lab) -> Any:
+    from wif_lab.providers.kubernetes import ApiServer
+    from wif_lab.scenarios.kubernetes import inline_keys
+
+    k8s = the_lab.section("kubernetes")
+    keys = inline_keys(ApiServer(k8s["api_server"], verify=str(the_lab.ca_bundle)).jwks())
+    issuer = rb.register_issuer(name="examples-kubernetes", issuer_url=k8s["issuer"],
+                                jwks={"type": "inline", "keys": keys})
+    account = rb.register_service_account(name="examples-kubernetes", description="runs examples/kubernetes")
+    return rb.register_rule(name="examples-kubernetes", issuer=issuer, service_account=account,
+                            match={"subject_prefix": k8s["subject"], "audience": AUDIENCE}, token_lifetime_seconds=600)
+
+
+def test_a_pod_on_a_self_managed_cluster_needs_only_the_token_file(rb: Runbook, cluster_rule: Any,
+                                                                   the_lab: Lab) -> None:
+    k8s = the_lab.section("kubernetes")
+    httpx.post(k8s["rotate_url"], verify=ssl_context(the_lab.ca_bundle), timeout=10).raise_for_status()
+    run = examples.run("kubernetes/env_token_file.py", rb, rule=cluster_rule)
+    reached_claude(run, cluster_rule, the_lab)
+    assert run.env["ANTHROPIC_IDENTITY_TOKEN_FILE"] == k8s["token_file"]
+    assert not [name for name in run.env if name.startswith(("AZURE_", "IDENTITY_"))]

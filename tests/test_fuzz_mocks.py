@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "fuzz_mocks.py"
-MOCKS = {"anthropic", "okta", "entra", "imds", "app_service", "kubernetes", "oidc"}
+MOCKS = {"anthropic", "okta", "entra", "imds", "app_service", "kubernetes", "oidc", "kubernetes_cluster"}
 
 
 def test_a_small_fuzz_run_finds_no_server_errors() -> None:
