@@ -183,6 +183,9 @@ def test_a_new_signing_key_is_published_beside_the_old_until_retired(http: TestC
     assert jwt.get_unverified_header(volume.token)["kid"] == old  # files keep their token until the kubelet acts
     cluster.rotate()
     assert jwt.get_unverified_header(volume.token)["kid"] == cluster.kid
+    middle = cluster.kid
+    r = http.post("/lab/rotate-signing-key")
+    assert r.json()["jwks_kids"] == [middle, cluster.kid]  # the lab keeps two: the new key and the one before
     r = http.post("/lab/rotate-signing-key", json={"retire_previous": True})
     assert r.json()["jwks_kids"] == [cluster.kid]
 

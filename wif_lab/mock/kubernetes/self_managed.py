@@ -24,7 +24,9 @@ Lab deviations: the API server answers on the lab's loopback address, not ``kube
 its bearer tokens are the connection file's ``admin_token`` (the kubeconfig's) or a service-account token
 of this cluster, and RBAC is fixed: the admin may do everything, service accounts may create no tokens.
 Discovery and JWKS are open to anonymous callers. ``POST /lab/rotate`` makes the kubelet refresh every
-token now, ``POST /lab/rotate-signing-key`` restarts the API server with a new signing key (lab only).
+token now; ``POST /lab/rotate-signing-key`` restarts the API server with a new signing key (lab only),
+keeping the previous key published beside it — never more than those two, so a shared lab's JWKS stays
+small, where a real API server publishes every ``--service-account-key-file`` it is given.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ POD_SECRETS = "/var/run/secrets"
 DEFAULT_TOKEN_MOUNT = f"{POD_SECRETS}/kubernetes.io/serviceaccount"
 ANTHROPIC_MOUNT = f"{POD_SECRETS}/anthropic.com"  # the guide's mountPath
 ADMIN_USER = "kubernetes-admin"  # kubeadm's admin.conf user
+MAX_VERIFICATION_KEYS = 2  # the lab keeps the new key and the one before it (an API server keeps all it is given)
 
 PAGE_WORKLOAD = ("inference", "inference-worker")  # the guide's namespace and service account
 OTHER_WORKLOAD = ("reporting", "batch-reporting")  # another team's pod, with only its default token
@@ -228,6 +231,8 @@ class SelfManagedCluster:
             if retire_previous:
                 self._verification.clear()
             self._verification[key_id(self._signer)] = self._signer
+            while len(self._verification) > MAX_VERIFICATION_KEYS:  # oldest first: dicts keep insertion order
+                del self._verification[next(iter(self._verification))]
             return self.kid
 
     # -- cluster objects
