@@ -40,7 +40,7 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 COSTLY = "claims.l.map(a, claims.l.map(b, a + b)).size() > 0"
 MOCKS = ("anthropic", "okta", "entra", "imds", "app_service", "kubernetes", "oidc", "github_actions", "google",
-         "gce_metadata")
+         "gce_metadata", "kubernetes_cluster")
 
 
 # ── hostile material ───────────────────────────────────────────────────────────────────────────────
@@ -231,6 +231,8 @@ class Targets:
                                                           expires_at=None))
         self.k8s_key = keys.private_key(SIGNING_KEY)
         self.k8s_kid = key_id(self.k8s_key)
+        self.keys = keys
+        self.k8s_cluster_kid = stack.mocks["kubernetes_cluster"].kid
         o = conn["okta"]
         self.okta_key = keys.private_key("okta-workload")
         self.new_app_key = keys.private_key("okta-new-app")
@@ -484,6 +486,50 @@ class Targets:
 
         return [(0.7, documents), (0.1, rotate), (0.2, path)]
 
+    # -- kubernetes_cluster (the self-managed cluster's API server)
+
+    def kubernetes_cluster_builders(self) -> list[tuple[float, Builder]]:
+        from wif_lab.mock.kubernetes.self_managed import ISSUER, SIGNING_KEY
+
+        k8s = self.conn["kubernetes"]
+        base = k8s["api_server"]
+        token_path = f"{base}/api/v1/namespaces/{k8s['namespace']}/serviceaccounts/{k8s['service_account']}/token"
+        admin = [(b"authorization", f"Bearer {k8s['admin_token']}".encode()), (b"content-type", b"application/json")]
+        key = self.keys.private_key(SIGNING_KEY)
+        kid = self.k8s_cluster_kid
+        request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                   "spec": {"audiences": ["https://api.anthropic.com"], "expirationSeconds": 600}}
+
+        def token_request(rng: random.Random) -> Req:
+            return Req("POST", token_path, admin, hostile_body(rng, request))
+
+        def bearer(rng: random.Random) -> Req:
+            claims = {"sub": f"system:serviceaccount:{k8s['namespace']}:{k8s['service_account']}", "iss": ISSUER,
+                      "aud": [ISSUER], "exp": int(time.time()) + 600, "iat": int(time.time())}
+            token = sign(hostile_claims(rng, claims), key, {"kid": kid}) if rng.random() < 0.6 else junk_token(rng)
+            header = f"Bearer {token}".encode() if rng.random() < 0.8 else odd_header(rng, b"Bearer")
+            return Req("POST", token_path, [(b"authorization", header), (b"content-type", b"application/json")],
+                       json.dumps(request).encode())
+
+        def names(rng: random.Random) -> Req:
+            odd = rng.choice([quote(rng.choice(ODD_TEXT), safe=""), "%ff", "%ED%A0%80", "A", "-x"])
+            ns, sa = (odd, k8s["service_account"]) if rng.random() < 0.5 else (k8s["namespace"], odd)
+            return Req("POST", f"{base}/api/v1/namespaces/{ns}/serviceaccounts/{sa}/token", admin,
+                       json.dumps(request).encode())
+
+        def documents(rng: random.Random) -> Req:
+            url = rng.choice([k8s["discovery_url"], k8s["jwks_uri"]])
+            return Req(rng.choice(["GET", "POST", "HEAD"]), url, [(b"accept", odd_header(rng, b"application/json"))])
+
+        def lab(rng: random.Random) -> Req:  # bodies never valid: a valid one would make a new RSA key each time
+            return Req("POST", k8s["rotate_signing_key_url"], _h(content_type="application/json"),
+                       hostile_body(rng, {"retire_previous": "no"})[:-1] or b"{")
+
+        def path(rng: random.Random) -> Req:
+            return Req(rng.choice(["GET", "POST"]), base + odd_path(rng), admin)
+
+        return [(0.35, token_request), (0.25, bearer), (0.15, names), (0.1, documents), (0.05, lab), (0.1, path)]
+
     # -- oidc
 
     def oidc_builders(self) -> list[tuple[float, Builder]]:
@@ -568,7 +614,8 @@ class Targets:
                 "imds": self.imds_builders, "app_service": self.app_service_builders,
                 "kubernetes": self.kubernetes_builders, "oidc": self.oidc_builders,
                 "github_actions": self.github_actions_builders, "google": self.google_builders,
-                "gce_metadata": self.gce_metadata_builders}[mock]()
+                "gce_metadata": self.gce_metadata_builders,
+                "kubernetes_cluster": self.kubernetes_cluster_builders}[mock]()
 
 
 class _SyncAdmin:

@@ -238,7 +238,7 @@ def test_unknown_example_lists_the_known_ones() -> None:
 def test_programs_are_standalone() -> None:
     """What ships imports no wif_lab and reads configuration only from the environment."""
     programs = [p for p in examples.EXAMPLES_DIR.rglob("*") if p.suffix in (".py", ".sh")]
-    assert len(programs) == 15  # okta 2, azure_vm 2, aks 3, spiffe 2, github_actions 2, aws 2, gcp 2
+    assert len(programs) == 16  # okta 2, azure_vm 2, aks 3, spiffe 2, github_actions 2, aws 2, gcp 2, kubernetes 1
     for program in programs:
         text = program.read_text()
         assert "wif_lab" not in text and "127.0.0.1" not in text, program
@@ -282,3 +282,30 @@ def test_live_mode_takes_the_notebooks_settings_and_the_pods_paths(monkeypatch: 
     direct = examples.environment(live, "aks/env_token_file.py", settings={"scope": "api://app/.default"})
     assert direct["ANTHROPIC_IDENTITY_TOKEN_FILE"] == examples.POD_TOKEN_PATH
     assert direct["CLAUDE_API_RESOURCE"] == "api://app"
+
+
+# --- self-managed Kubernetes: the token file alone, the issuer registered inline ---------------------
+
+
+@pytest.fixture
+def cluster_rule(rb: Runbook, the_lab: Lab) -> Any:
+    from wif_lab.providers.kubernetes import ApiServer
+    from wif_lab.scenarios.kubernetes import inline_keys
+
+    k8s = the_lab.section("kubernetes")
+    keys = inline_keys(ApiServer(k8s["api_server"], verify=str(the_lab.ca_bundle)).jwks())
+    issuer = rb.register_issuer(name="examples-kubernetes", issuer_url=k8s["issuer"],
+                                jwks={"type": "inline", "keys": keys})
+    account = rb.register_service_account(name="examples-kubernetes", description="runs examples/kubernetes")
+    return rb.register_rule(name="examples-kubernetes", issuer=issuer, service_account=account,
+                            match={"subject_prefix": k8s["subject"], "audience": AUDIENCE}, token_lifetime_seconds=600)
+
+
+def test_a_pod_on_a_self_managed_cluster_needs_only_the_token_file(rb: Runbook, cluster_rule: Any,
+                                                                   the_lab: Lab) -> None:
+    k8s = the_lab.section("kubernetes")
+    httpx.post(k8s["rotate_url"], verify=ssl_context(the_lab.ca_bundle), timeout=10).raise_for_status()
+    run = examples.run("kubernetes/env_token_file.py", rb, rule=cluster_rule)
+    reached_claude(run, cluster_rule, the_lab)
+    assert run.env["ANTHROPIC_IDENTITY_TOKEN_FILE"] == k8s["token_file"]
+    assert not [name for name in run.env if name.startswith(("AZURE_", "IDENTITY_"))]

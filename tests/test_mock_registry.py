@@ -24,6 +24,7 @@ def test_each_registry_line_names_a_module_spec() -> None:
         "aws",
         "google",
         "gce_metadata",
+        "kubernetes_cluster",
     ]
     assert {s.name: s.requires for s in specs if s.requires} == {
         "kubernetes": ("entra",), "imds": ("entra",), "app_service": ("entra",), "gce_metadata": ("google",)}

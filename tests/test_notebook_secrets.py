@@ -49,6 +49,13 @@ aks_answer = aks_lab.workload_client(rb, pod).get_token()
 aks_entra_token = aks_answer.access_token
 direct_token = aks_lab.direct_token(rb)
 
+from wif_lab.providers.kubernetes import read_token_file as read_cluster_token
+from wif_lab.scenarios import kubernetes as k8s_lab
+k8s_pod = k8s_lab.pod_settings(rb)
+k8s_token = read_cluster_token(k8s_pod.token_file)
+k8s_api = k8s_lab.api_server(rb, k8s_pod)  # holds the kubeconfig's admin bearer
+k8s_issued = k8s_api.create_token("inference", "inference-worker", audiences=["https://api.anthropic.com"])
+
 issuer = rb.register_issuer(name="okta-secrets", issuer_url=okta.issuer, jwks={"type": "discovery"})
 service_account = rb.register_service_account(name="okta-secrets", description="secrets test")
 rule = rb.register_rule(name="okta-secrets", issuer=issuer, service_account=service_account,
@@ -64,7 +71,7 @@ outcome = rb.try_exchange(okta_client.fetch_token().access_token, rule=rule, tit
 # Everything the setup obtains that holds a secret (directly, or as an object around one).
 VARIABLES = ("assertion", "okta_token", "access_token", "dpop_proof", "inline_key", "imds_answer", "entra_token",
              "projected", "aks_answer", "aks_entra_token", "direct_token", "result", "claude_token", "admin_token",
-             "decoded_raw", "outcome", "okta", "rb")
+             "decoded_raw", "outcome", "okta", "rb", "k8s_pod", "k8s_token", "k8s_api", "k8s_issued")
 
 WAYS = (
     "{v}",  # the cell's last expression: echoed through the display hook

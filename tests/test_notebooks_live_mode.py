@@ -29,6 +29,7 @@ AKS_NOTEBOOK = NOTEBOOK_DIR / "03_aks_entra_workload_identity.ipynb"
 GITHUB_NOTEBOOK = NOTEBOOK_DIR / "04_github_actions.ipynb"
 AWS_NOTEBOOK = NOTEBOOK_DIR / "08_aws.ipynb"
 GCP_NOTEBOOK = NOTEBOOK_DIR / "07_google_cloud.ipynb"
+K8S_NOTEBOOK = NOTEBOOK_DIR / "05_kubernetes.ipynb"
 
 
 @pytest.fixture(autouse=True)
@@ -269,6 +270,38 @@ def test_gcp_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path,
     headline = _doctor_headline(shown)
     assert "failed" not in headline and "1 lab notes" in headline and "skipped" not in headline
     assert lab.connection.anthropic["admin_token"] not in output.read_text()
+
+
+@pytest.mark.skipif(not K8S_NOTEBOOK.exists(), reason="the Kubernetes notebook is not committed yet")
+def test_kubernetes_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a "pod" of the lab's self-managed cluster: ANTHROPIC_IDENTITY_TOKEN_FILE names its projected token, the
+    issuer is registered inline as the guide says, and the file's token is exchanged exactly once (by the SDK);
+    rotations, look-alike tokens, key changes and the second process are skipped."""
+    from wif_lab.providers.kubernetes import ApiServer
+    from wif_lab.scenarios.kubernetes import inline_keys
+
+    lab = lab_of(fresh_stack)
+    k8s = lab.section("kubernetes")
+    keys = inline_keys(ApiServer(k8s["api_server"], verify=str(lab.ca_bundle)).jwks())
+    fed = federate(lab, issuer_url=k8s["issuer"], jwks={"type": "inline", "keys": keys},
+                   match={"subject_prefix": k8s["subject"], "audience": AUDIENCE})
+    monkeypatch.delenv("WIF_LAB_CONNECTION", raising=False)
+    monkeypatch.setenv("WIF_LAB_ADMIN_TOKEN", lab.connection.anthropic["admin_token"])
+    monkeypatch.setenv("ANTHROPIC_IDENTITY_TOKEN_FILE", k8s["token_file"])  # what the pod spec sets
+    parameters = {"mode": "live", "api_server": k8s["api_server"], **_anthropic_parameters(lab, fed)}
+    output = tmp_path / "05.live.ipynb"
+    result = execute(K8S_NOTEBOOK, output, parameters, timeout=90)
+    assert result.ok, result.error
+
+    shown = _outputs(output)
+    assert "skipped" in shown and "live mode" in shown               # lab-only steps said so
+    assert "would be accepted" in shown                                # preflight read the rule back
+    assert "service account 'test-sa-" in shown                        # Messages ran as the rule's target
+    outcomes = [e["status"]["outcome"] for e in lab.events(federation_rule_id=fed.rule.id, limit=50)]
+    assert outcomes == ["success"]                                     # the file's token, exchanged once
+    assert lab.connection.anthropic["admin_token"] not in output.read_text()
+    assert k8s["admin_token"] not in output.read_text()
 
 
 # --- live mode that helps: DPoP, client secrets, parameter mistakes ---------------------------------

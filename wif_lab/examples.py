@@ -58,6 +58,8 @@ SETTINGS_ENV: dict[str, dict[str, str]] = {
             "secret_access_key": "AWS_SECRET_ACCESS_KEY", "session_token": "AWS_SESSION_TOKEN"},
     # google-auth's own variables: only the lab sets them (on Google Cloud the metadata server is implied).
     "gcp": {"metadata_host": "GCE_METADATA_HOST", "metadata_ip": "GCE_METADATA_IP"},
+    # A self-managed cluster: the projected token file is the whole provider.
+    "kubernetes": {"token_file": "ANTHROPIC_IDENTITY_TOKEN_FILE"},
 }
 # Variables of the notebook's own process that would steer a program elsewhere; a program gets only
 # what :func:`environment` sets for it (the CA variables stay when the runbook uses the system CAs).
@@ -96,7 +98,7 @@ class Source:
     @property
     def language(self) -> str:
         languages = {".py": "python", ".sh": "bash", ".json": "json", ".ts": "typescript", ".conf": "hcl",
-                     ".yml": "yaml"}
+                     ".yml": "yaml", ".yaml": "yaml"}
         return languages.get(Path(self.name).suffix, "")
 
     def __repr__(self) -> str:
@@ -167,6 +169,8 @@ def _settings_from_lab(rb: Runbook, directory: str) -> dict[str, Any]:
     if directory == "gcp":
         section = rb.lab.section("gcp")
         return {"metadata_host": section["metadata_host"], "metadata_ip": section["metadata_ip"]}
+    if directory == "kubernetes":
+        return {"token_file": rb.lab.section("kubernetes")["token_file"]}
     section = rb.lab.section("aks")
     env = section["env"]
     return {"tenant_id": env["AZURE_TENANT_ID"], "client_id": env["AZURE_CLIENT_ID"],

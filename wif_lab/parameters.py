@@ -94,6 +94,12 @@ PROVIDERS: dict[str, dict[str, Parameter]] = {
         "jwks_uri": Parameter("google_jwks_uri", "leave empty for Google's https://www.googleapis.com/oauth2/v3/certs; "
                               "only to verify tokens against another copy of Google's keys"),
     },
+    "kubernetes": {
+        "token_file": Parameter("token_file", "ANTHROPIC_IDENTITY_TOKEN_FILE in the pod: the projected volume's "
+                                "mountPath + path, /var/run/secrets/anthropic.com/token in the guide"),
+        "api_server": Parameter("api_server", "the kubeconfig's server (`kubectl config view --minify`); in a pod "
+                                "the in-cluster address https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT"),
+    },
 }
 
 # Secrets a provider takes from the environment only: internal key → variable.

@@ -24,6 +24,7 @@ SPECS = [
     "wif_lab.mock.aws_sts:SPEC",  # AWS STS GetWebIdentityToken (outbound web identity federation)
     "wif_lab.mock.google.accounts:SPEC",  # Google's issuer (discovery, keys) on the lab's host
     "wif_lab.mock.google.metadata:SPEC",  # the GCE/GKE metadata server, plain http, signing with Google's keys
+    "wif_lab.mock.kubernetes.self_managed:SPEC",  # a self-managed cluster, its issuer not public
 ]
 
 

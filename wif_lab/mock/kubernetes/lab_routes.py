@@ -18,10 +18,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .errors import MockRefusal
+from ..errors import MockRefusal
 
 if TYPE_CHECKING:
-    from .kubernetes import KubernetesMock, Pod
+    from .cluster import KubernetesMock, Pod
 
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")  # what Kubernetes accepts as a namespace or name
 

@@ -49,14 +49,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from ..oauth import (
+from ...oauth import (
     ENTRA_TOKEN_EXCHANGE_AUDIENCE as TOKEN_EXCHANGE_AUDIENCE,  # Entra's fixed audience for incoming k8s tokens
 )
-from .base import LabContext, seeded_guid
-from .errors import EXCEPTION_HANDLERS
-from .keys import PrivateKey, public_jwk
-from .kubernetes_lab import lab_routes
-from .tls import write_atomic
+from ..base import LabContext, seeded_guid
+from ..errors import EXCEPTION_HANDLERS
+from ..keys import PrivateKey, public_jwk
+from ..tls import write_atomic
+from .lab_routes import lab_routes
 
 ANTHROPIC_AUDIENCE = "https://api.anthropic.com"  # the direct path (Kubernetes guide)
 DEFAULT_EXPIRATION = 3600
