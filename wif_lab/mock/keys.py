@@ -40,12 +40,24 @@ class KeyStore:
                     with state_lock(self.dir):  # another process may be creating the same key
                         if not path.exists():
                             write_atomic(path, _new_key_pem(kind), 0o600)
-                self._cache[name] = serialization.load_pem_private_key(path.read_bytes(), password=None)  # type: ignore[assignment]
+                self._cache[name] = _load_own_key(path.read_bytes())
             return self._cache[name]
 
     def private_pem(self, name: str, kind: str = "rsa") -> str:
         self.private_key(name, kind)
         return self.path(name).read_text()
+
+
+def _load_own_key(pem: bytes) -> PrivateKey:
+    """Load a key this store generated and wrote itself (mode 0600 in the lab's state dir).
+
+    cryptography checks an RSA private key's mathematical consistency on every load (~36 ms each: most
+    of a warm start). That check guards against keys from elsewhere, damaged or crafted to leak the
+    private exponent through faulty signatures; these keys were made by ``rsa.generate_private_key``
+    and only read back, so skipping it is safe here — and only here: no key from outside the state
+    dir ever goes through this function.
+    """
+    return serialization.load_pem_private_key(pem, password=None, unsafe_skip_rsa_key_validation=True)  # type: ignore[return-value]
 
 
 def _new_key_pem(kind: str) -> bytes:

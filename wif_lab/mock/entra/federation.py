@@ -18,8 +18,8 @@ from ...jose import MalformedJWT, numeric_date, parse_compact
 from ...oauth import ASYMMETRIC_ALGORITHMS as ASSERTION_ALGORITHMS
 from ...oauth import CLIENT_ASSERTION_TYPE
 from ..base import LabContext
+from ..issuer_keys import IssuerKeys, KeySource, KeysUnavailable
 from .errors import EntraError, _aadsts_time, aadsts_error, application_not_found, resource_not_found, tenant_not_found
-from .issuer_keys import ExternalIssuerKeys, IssuerMetadataError
 from .tenant import MULTI_TENANT_ALIASES, FederatedCredential, ManagedIdentity, Tenant
 from .tokens import AccessToken, FederatedTokenRequest
 
@@ -27,6 +27,9 @@ CLIENT_CREDENTIALS_LIFETIME = (3600, 5400)  # client_credentials tokens: a rando
 ASSERTION_MAX_LIFETIME = 25 * 3600  # "1.01:00:00"
 ASSERTION_CLOCK_SKEW = 300
 WORKLOAD_ID_DOC = "https://learn.microsoft.com/entra/workload-id/workload-identity-federation"
+# External issuers' key sets are kept an hour; an unknown kid re-fetches early at most every 30 seconds.
+ISSUER_KEYS_CACHE_SECONDS = 3600.0
+ISSUER_KEYS_REFETCH_SECONDS = 30.0
 
 
 @dataclass
@@ -61,7 +64,7 @@ class Federation:
 
     ctx: LabContext
     tenant: Tenant
-    issuer_keys: ExternalIssuerKeys
+    issuer_keys: IssuerKeys
     _lock: threading.RLock
     _lifetimes: random.Random
     federated_requests: deque[FederatedTokenRequest]
@@ -230,23 +233,26 @@ class Federation:
         raise call.no_matching_record(700212, "audience", ",".join(audiences))
 
     async def _check_signature(self, call: _Call, assertion: str, header: Mapping[str, Any], issuer: str) -> None:
-        kid = header.get("kid")
+        kid, alg = header.get("kid"), header["alg"]
+        bad_signature = ("Client assertion failed signature validation. [Reason - The provided signature value did "
+                         "not match the expected signature value.]")
         try:
-            jwk = await self.issuer_keys.key_for(issuer, kid) if isinstance(kid, str) else None
-        except IssuerMetadataError as exc:
+            # The issuer's discovery document, then its jwks_uri; cached per issuer URL.
+            key = await self.issuer_keys.key_object(KeySource.discovery(issuer), kid, alg) if isinstance(kid, str) \
+                else None
+        except KeysUnavailable as exc:
             raise call.fail(400, "invalid_request", 90061, "Request to External OIDC endpoint failed.") from exc
-        if jwk is None:
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:  # a published key pyjwt cannot use
+            raise call.fail(401, "invalid_client", 700027, bad_signature) from exc
+        if key is None:
             raise call.fail(401, "invalid_client", 7000272,
                             f"The certificate with identifier {kid or ''} used to sign the federated credential "
                             f"could not be found in the metadata of identity provider {issuer}. Please validate "
                             "that your Identity Provider's metadata exposes the key used to sign the incoming "
                             "token.")
         try:
-            key = jwt.PyJWK(jwk, algorithm=header["alg"]).key
-            jwt.decode(assertion, key, algorithms=[header["alg"]],
+            jwt.decode(assertion, key, algorithms=[alg],
                        options={"verify_aud": False, "verify_exp": False, "verify_nbf": False,
                                 "verify_iat": False, "verify_iss": False})
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
-            raise call.fail(401, "invalid_client", 700027,
-                            "Client assertion failed signature validation. [Reason - The provided signature "
-                            "value did not match the expected signature value.]") from exc
+            raise call.fail(401, "invalid_client", 700027, bad_signature) from exc

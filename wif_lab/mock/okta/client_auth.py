@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,6 +25,8 @@ from jwt.exceptions import InvalidSignatureError, PyJWTError
 from jwt.warnings import InsecureKeyLengthWarning
 
 from ...jose import MalformedJWT, numeric_date, parse_compact
+from ..jwk_keys import key_from_jwk
+from ..replay import ReplayLedger
 from . import errors as E
 from .console import ASSERTION_ALGS, HMAC_ASSERTION_ALGS, MIN_HMAC_SECRET, SECRET_METHODS, ServiceApp
 
@@ -47,19 +48,11 @@ class AssertionLedger:
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
-        self._seen: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
+        self._ledger = ReplayLedger()
 
     def use(self, client_id: str, jti: str, exp: float) -> bool:
         """Record ``jti``; False when it was used before."""
-        now = self._clock()
-        with self._lock:
-            for key in [k for k, until in self._seen.items() if until < now]:
-                del self._seen[key]
-            if (client_id, jti) in self._seen:
-                return False
-            self._seen[(client_id, jti)] = exp
-            return True
+        return self._ledger.use((client_id, jti), exp, self._clock())
 
 
 def authenticate(
@@ -211,7 +204,7 @@ def _check_signature(assertion: str, jwk: dict[str, Any], alg: str) -> None:
     if jwk.get("kty") != family:
         raise E.assertion(E.ASSERTION_SIGNATURE)
     try:
-        key = jwt.PyJWK({k: v for k, v in jwk.items() if k != "alg"}, algorithm=alg).key
+        key = key_from_jwk({k: v for k, v in jwk.items() if k != "alg"}, alg)
         jwt.api_jws.PyJWS().decode_complete(assertion, key, algorithms=[alg])
     except InvalidSignatureError:
         raise E.assertion(E.ASSERTION_SIGNATURE) from None
