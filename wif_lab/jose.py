@@ -21,8 +21,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import jwt
+from jwt.algorithms import get_default_algorithms
+from jwt.exceptions import InvalidJTIError, InvalidSubjectError
 
 from .strict_json import JSONRejected, loads
 
@@ -44,6 +48,8 @@ class MalformedJWT(ValueError):
 class Compact:
     header: dict[str, Any]
     claims: dict[str, Any]
+    signing_input: bytes = field(default=b"", repr=False)  # header.payload as sent: what the signature covers
+    signature: bytes = field(default=b"", repr=False)
 
 
 def _segment(raw: bytes, name: str) -> bytes:
@@ -115,7 +121,36 @@ def parse_compact(token: Any, *, max_bytes: int = MAX_TOKEN_BYTES) -> Compact:
     claims = _object(decoded[1], "payload")
     decoded[2] = _segment(parts[2], "signature")
     _pyjwt_rules(parts, decoded, header)
-    return Compact(header, claims)
+    return Compact(header, claims, raw.rpartition(b".")[0], decoded[2])
+
+
+_ALGORITHMS = get_default_algorithms()
+
+
+def verify_signature(parsed: Compact, key: Any, alg: str) -> None:
+    """Check the signature of a parsed token with ``key`` under ``alg``, as pyjwt's
+    ``PyJWS().decode_complete(token, key, algorithms=[alg])`` does once the token has parsed: pyjwt's own
+    algorithm objects, its exceptions and its words — without reading every segment again."""
+    if not alg or parsed.header.get("alg") != alg:
+        raise jwt.InvalidAlgorithmError("The specified alg value is not allowed")
+    algorithm = _ALGORITHMS.get(alg)
+    if algorithm is None:
+        raise jwt.InvalidAlgorithmError("Algorithm not supported")
+    if not algorithm.verify(parsed.signing_input, algorithm.prepare_key(key), parsed.signature):
+        raise jwt.InvalidSignatureError("Signature verification failed")
+
+
+def verified_claims(parsed: Compact, key: Any, alg: str) -> dict[str, Any]:
+    """The claims, once the signature verifies: pyjwt's ``jwt.decode(token, key, algorithms=[alg])`` with the
+    time, audience and issuer checks left to the caller (a service applies its own skew and limits). What
+    pyjwt still checks then is that ``sub`` and ``jti``, when present, are strings."""
+    verify_signature(parsed, key, alg)
+    claims = parsed.claims
+    if "sub" in claims and not isinstance(claims["sub"], str):
+        raise InvalidSubjectError("Subject must be a string")
+    if "jti" in claims and not isinstance(claims["jti"], str):
+        raise InvalidJTIError("JWT ID must be a string")
+    return claims
 
 
 def numeric_date(value: Any) -> float | None:

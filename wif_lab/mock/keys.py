@@ -79,8 +79,26 @@ def public_jwk(key: PrivateKey, kid: str, alg: str | None = None) -> dict[str, A
     return jwk
 
 
+_thumbprints: dict[int, tuple[PrivateKey, str]] = {}  # id(key) → (key, thumbprint); the key is held, so ids stay
+
+
 def thumbprint(key: PrivateKey) -> str:
-    """RFC 7638 thumbprint of the public key (base64url SHA-256): a stable, key-derived id."""
+    """RFC 7638 thumbprint of the public key (base64url SHA-256): a stable, key-derived id.
+
+    Remembered per key object (the store hands out the same ones): Okta names its signing key by it on
+    every token it mints, and rebuilding the JWK each time cost a tenth of a token request.
+    """
+    hit = _thumbprints.get(id(key))
+    if hit is not None and hit[0] is key:
+        return hit[1]
+    value = _thumbprint(key)
+    if len(_thumbprints) >= 256:
+        _thumbprints.clear()
+    _thumbprints[id(key)] = (key, value)
+    return value
+
+
+def _thumbprint(key: PrivateKey) -> str:
     jwk = public_jwk(key, kid="x")
     members = ("e", "kty", "n") if jwk["kty"] == "RSA" else ("crv", "kty", "x", "y")
     canonical = json.dumps({k: jwk[k] for k in members}, separators=(",", ":"), sort_keys=True)

@@ -14,10 +14,9 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import jwt
 from jwt.exceptions import InvalidSignatureError, PyJWTError
 
-from ...jose import MalformedJWT, numeric_date, parse_compact
+from ...jose import MalformedJWT, numeric_date, parse_compact, verify_signature
 from ...tokens import jwk_thumbprint
 from ..jwk_keys import key_from_jwk
 from ..replay import ReplayLedger
@@ -73,7 +72,7 @@ class DpopVerifier:
             raise E.dpop(E.DPOP_INVALID)
         try:
             key = key_from_jwk({k: v for k, v in jwk.items() if k != "alg"}, alg)
-            jwt.api_jws.PyJWS().decode_complete(proof, key, algorithms=[alg])
+            verify_signature(parsed, key, alg)
             jkt = jwk_thumbprint(jwk)
         except InvalidSignatureError:
             raise E.dpop(E.DPOP_SIGNATURE) from None
