@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -371,6 +372,7 @@ def measure(args: argparse.Namespace) -> None:
     from wif_lab.mock.stack import MockStack
     from wif_lab.mock.tls import ensure_lab_tls
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: still stop the servers it started
     tmp = Path(tempfile.mkdtemp(prefix="wif-bench-"))
     try:
         _measure(args, tmp, MockStack, ensure_lab_tls)
