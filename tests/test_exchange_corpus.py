@@ -325,12 +325,12 @@ def test_unknown_kid_refetches_once_after_rotation(fresh_stack: MockStack) -> No
         return client.post(lab.base_url + "/v1/oauth/token", json=body).status_code
 
     assert exchange(oidc.mint({"sub": "w"})) == 200
-    fetched = jwks.fetch_count
+    fetched = jwks.fetches
     oidc.rotate()
     assert exchange(oidc.mint({"sub": "w"})) == 200  # unknown kid → one early re-fetch finds it
-    assert jwks.fetch_count == fetched + 1
+    assert jwks.fetches == fetched + 1
     assert exchange(oidc.mint({"sub": "w"}, kid="never-published")) == 401
-    assert jwks.fetch_count == fetched + 1  # rate-limited: no second re-fetch straight away
+    assert jwks.fetches == fetched + 1  # rate-limited: no second re-fetch straight away
 
 
 def test_removing_a_membership_stops_exchanges_in_that_workspace(env: Env) -> None:

@@ -27,10 +27,11 @@ from starlette.testclient import TestClient
 
 from tests._hostile import assert_exchange_denied
 from wif_lab.errors import DiscoveryError
-from wif_lab.mock.anthropic.jwks import JwksResolver, JwksUnavailable
 from wif_lab.mock.anthropic.service import AnthropicMock
+from wif_lab.mock.anthropic.token import key_source
 from wif_lab.mock.base import LabContext
-from wif_lab.mock.entra import ExternalIssuerKeys, IssuerMetadataError
+from wif_lab.mock.entra import ISSUER_KEYS_CACHE_SECONDS, ISSUER_KEYS_REFETCH_SECONDS
+from wif_lab.mock.issuer_keys import IssuerKeys, KeySource, KeysUnavailable
 from wif_lab.mock.keys import KeyStore
 from wif_lab.mock.outbound import FetchFailed, fetch_json
 from wif_lab.mock.tls import LabTLS, ensure_lab_tls
@@ -157,18 +158,22 @@ def test_a_huge_body_is_abandoned_while_streaming(tls: LabTLS, upstream: Upstrea
 def test_anthropic_jwks_resolver_is_bounded(tls: LabTLS, upstream: Upstream, state_dir: Path, issuer_path: str,
                                             words: str) -> None:
     d = state_dir / "shared"
-    resolver = JwksResolver(LabContext(d, KeyStore(d), tls, {}), fetch_deadline=DEADLINE)
+    resolver = AnthropicMock(LabContext(d, KeyStore(d), tls, {"anthropic": "https://127.0.0.1:1"})).jwks
+    resolver.fetch_deadline = DEADLINE
     issuer = {"id": "fdis_x", "issuer_url": upstream.base + issuer_path, "jwks": {"type": "discovery"}}
-    with pytest.raises(JwksUnavailable) as info:
-        asyncio.run(resolver.key_for(issuer, "kid-1"))
+    source = key_source(issuer)
+    assert source is not None
+    with pytest.raises(KeysUnavailable) as info:
+        asyncio.run(resolver.key_for(source, "kid-1"))
     assert words in info.value.detail
 
 
 @pytest.mark.parametrize("issuer_path", ["/drip", "/ok", "/huge", "/declared"])
 def test_entra_issuer_keys_are_bounded(tls: LabTLS, upstream: Upstream, issuer_path: str) -> None:
-    keys = ExternalIssuerKeys(lambda: client(tls), time.time, fetch_deadline=DEADLINE)
-    with pytest.raises(IssuerMetadataError, match=r"did not arrive within|larger than"):
-        asyncio.run(keys.key_for(upstream.base + issuer_path, "kid-1"))
+    keys = IssuerKeys(lambda: client(tls), time.time, cache_seconds=ISSUER_KEYS_CACHE_SECONDS,
+                      refetch_seconds=ISSUER_KEYS_REFETCH_SECONDS, fetch_deadline=DEADLINE)
+    with pytest.raises(KeysUnavailable, match=r"did not arrive within|larger than"):
+        asyncio.run(keys.key_for(KeySource.discovery(upstream.base + issuer_path), "kid-1"))
 
 
 @pytest.mark.parametrize(("issuer_path", "words"), [

@@ -4,7 +4,12 @@ pyjwt parses header and payload with Python's lenient ``json.loads``; a token wh
 ``Infinity`` or ``1e309``, whose claims nest a thousand levels deep or carry a lone surrogate would
 pass its decoding and break a service later (a 5xx when the claims are logged or echoed, "no
 limit" when a time is compared). :func:`parse_compact` applies :mod:`wif_lab.strict_json` to both
-segments first, then pyjwt's own structural checks, so what it returns is safe to keep.
+segments first, then the structural rules pyjwt applies when it decodes (canonical base64url, the
+``kid``, ``crit`` and ``b64`` header rules, in pyjwt's order and words), so a token parsed here is one
+pyjwt would decode too and what it returns is safe to keep. Those rules are written out here rather
+than by asking pyjwt to decode the token once more: each pyjwt pass re-reads every segment character
+by character, and parsing one token twice before verifying it was a third of a token exchange's
+cost. ``tests/test_jose_agrees_with_pyjwt.py`` checks the two agree, token for token and word for word.
 
 :func:`numeric_date` is the RFC 7519 NumericDate test every service applies to ``exp``, ``iat``
 and ``nbf``: a finite number of seconds between the epoch and the end of year 9999 (the range a
@@ -16,16 +21,19 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
+from jwt.algorithms import get_default_algorithms
+from jwt.exceptions import InvalidJTIError, InvalidSubjectError
 
 from .strict_json import JSONRejected, loads
 
 MAX_TOKEN_BYTES = 64 * 1024  # bigger than any real JWT; callers may set their own, smaller, limit
 MAX_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z
 _SEGMENT = re.compile(rb"[A-Za-z0-9_-]*")
+_SUPPORTED_CRIT = frozenset({"b64"})  # the critical header extensions pyjwt understands
 
 
 class MalformedJWT(ValueError):
@@ -40,6 +48,8 @@ class MalformedJWT(ValueError):
 class Compact:
     header: dict[str, Any]
     claims: dict[str, Any]
+    signing_input: bytes = field(default=b"", repr=False)  # header.payload as sent: what the signature covers
+    signature: bytes = field(default=b"", repr=False)
 
 
 def _segment(raw: bytes, name: str) -> bytes:
@@ -61,6 +71,39 @@ def _object(raw: bytes, name: str) -> dict[str, Any]:
     return value
 
 
+def _canonical(raw: bytes, decoded: bytes) -> bool:
+    """pyjwt refuses a segment whose unused trailing bits are set (two spellings of the same bytes)."""
+    return base64.urlsafe_b64encode(decoded).rstrip(b"=") == raw
+
+
+def _pyjwt_rules(parts: list[bytes], decoded: list[bytes], header: dict[str, Any]) -> None:
+    """What pyjwt's decode (signature not checked) refuses beyond the checks above, with its messages."""
+    if not _canonical(parts[0], decoded[0]):
+        raise MalformedJWT("Invalid header padding")
+    b64 = header.get("b64", True) is not False
+    if not b64 and parts[1]:
+        raise MalformedJWT("Payload segment must be empty when 'b64' is false.")
+    if b64 and not _canonical(parts[1], decoded[1]):
+        raise MalformedJWT("Invalid payload padding")
+    if not _canonical(parts[2], decoded[2]):
+        raise MalformedJWT("Invalid crypto padding")
+    if "kid" in header and not isinstance(header["kid"], str):
+        raise MalformedJWT("Key ID header parameter must be a string")
+    if "crit" in header:
+        crit = header["crit"]
+        if not isinstance(crit, list) or len(crit) == 0:
+            raise MalformedJWT("Invalid 'crit' header: must be a non-empty list")
+        for ext in crit:
+            if not isinstance(ext, str):
+                raise MalformedJWT("Invalid 'crit' header: values must be strings")
+            if ext not in _SUPPORTED_CRIT:
+                raise MalformedJWT(f"Unsupported critical extension: {ext}")
+            if ext not in header:
+                raise MalformedJWT(f"Critical extension '{ext}' is missing from headers")
+    # A detached payload ("b64": false) never gets here: its payload segment must be empty, and an empty
+    # segment is not the JSON object the payload check above insists on.
+
+
 def parse_compact(token: Any, *, max_bytes: int = MAX_TOKEN_BYTES) -> Compact:
     """Header and claims of ``token`` (signature not checked), or :class:`MalformedJWT`."""
     if not isinstance(token, str):
@@ -73,15 +116,41 @@ def parse_compact(token: Any, *, max_bytes: int = MAX_TOKEN_BYTES) -> Compact:
     parts = raw.split(b".")
     if len(parts) != 3:
         raise MalformedJWT(f"the token has {len(parts)} dot-separated segments, not 3")
-    header = _object(_segment(parts[0], "header"), "header")
-    claims = _object(_segment(parts[1], "payload"), "payload")
-    _segment(parts[2], "signature")
-    try:  # pyjwt's own rules too (canonical base64, b64 header…), so later pyjwt calls agree with us
-        jwt.get_unverified_header(token)
-        jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError as exc:
-        raise MalformedJWT(str(exc)) from None
-    return Compact(header, claims)
+    decoded = [_segment(parts[0], "header"), _segment(parts[1], "payload"), b""]
+    header = _object(decoded[0], "header")
+    claims = _object(decoded[1], "payload")
+    decoded[2] = _segment(parts[2], "signature")
+    _pyjwt_rules(parts, decoded, header)
+    return Compact(header, claims, raw.rpartition(b".")[0], decoded[2])
+
+
+_ALGORITHMS = get_default_algorithms()
+
+
+def verify_signature(parsed: Compact, key: Any, alg: str) -> None:
+    """Check the signature of a parsed token with ``key`` under ``alg``, as pyjwt's
+    ``PyJWS().decode_complete(token, key, algorithms=[alg])`` does once the token has parsed: pyjwt's own
+    algorithm objects, its exceptions and its words — without reading every segment again."""
+    if not alg or parsed.header.get("alg") != alg:
+        raise jwt.InvalidAlgorithmError("The specified alg value is not allowed")
+    algorithm = _ALGORITHMS.get(alg)
+    if algorithm is None:
+        raise jwt.InvalidAlgorithmError("Algorithm not supported")
+    if not algorithm.verify(parsed.signing_input, algorithm.prepare_key(key), parsed.signature):
+        raise jwt.InvalidSignatureError("Signature verification failed")
+
+
+def verified_claims(parsed: Compact, key: Any, alg: str) -> dict[str, Any]:
+    """The claims, once the signature verifies: pyjwt's ``jwt.decode(token, key, algorithms=[alg])`` with the
+    time, audience and issuer checks left to the caller (a service applies its own skew and limits). What
+    pyjwt still checks then is that ``sub`` and ``jti``, when present, are strings."""
+    verify_signature(parsed, key, alg)
+    claims = parsed.claims
+    if "sub" in claims and not isinstance(claims["sub"], str):
+        raise InvalidSubjectError("Subject must be a string")
+    if "jti" in claims and not isinstance(claims["jti"], str):
+        raise InvalidJTIError("JWT ID must be a string")
+    return claims
 
 
 def numeric_date(value: Any) -> float | None:

@@ -179,6 +179,12 @@ def evaluate(
     return Evaluation(tuple(verdicts), workspace_id)
 
 
+def runs_condition(rule: Any) -> bool:
+    """Whether :func:`evaluate` runs a CEL condition for ``rule`` (in a sandbox process, with a deadline):
+    a server then waits for it off its event loop; without one, evaluation is a few dict lookups."""
+    return _plain(_plain(rule).get("match")).get("condition") is not None
+
+
 def validate_match(match: Mapping[str, Any]) -> list[str]:
     """Admin API create/update validation of a rule's ``match`` block; messages are field-prefixed."""
     if hasattr(match, "model_dump"):

@@ -53,12 +53,24 @@ class KeyStore:
                     with state_lock(path.parent):  # another process may be creating the same key
                         if not path.exists():
                             write_atomic(path, _new_key_pem(kind), 0o600)
-                self._cache[name] = serialization.load_pem_private_key(path.read_bytes(), password=None)  # type: ignore[assignment]
+                self._cache[name] = _load_own_key(path.read_bytes())
             return self._cache[name]
 
     def private_pem(self, name: str, kind: str = "rsa") -> str:
         self.private_key(name, kind)
         return self.path(name).read_text()
+
+
+def _load_own_key(pem: bytes) -> PrivateKey:
+    """Load a key this store generated and wrote itself (mode 0600 in the lab's state dir).
+
+    cryptography checks an RSA private key's mathematical consistency on every load (~36 ms each: most
+    of a warm start). That check guards against keys from elsewhere, damaged or crafted to leak the
+    private exponent through faulty signatures; these keys were made by ``rsa.generate_private_key``
+    and only read back, so skipping it is safe here — and only here: no key from outside the state
+    dir ever goes through this function.
+    """
+    return serialization.load_pem_private_key(pem, password=None, unsafe_skip_rsa_key_validation=True)  # type: ignore[return-value]
 
 
 def _new_key_pem(kind: str) -> bytes:
@@ -81,8 +93,26 @@ def public_jwk(key: PrivateKey, kid: str, alg: str | None = None) -> dict[str, A
     return jwk
 
 
+_thumbprints: dict[int, tuple[PrivateKey, str]] = {}  # id(key) → (key, thumbprint); the key is held, so ids stay
+
+
 def thumbprint(key: PrivateKey) -> str:
-    """RFC 7638 thumbprint of the public key (base64url SHA-256): a stable, key-derived id."""
+    """RFC 7638 thumbprint of the public key (base64url SHA-256): a stable, key-derived id.
+
+    Remembered per key object (the store hands out the same ones): Okta names its signing key by it on
+    every token it mints, and rebuilding the JWK each time cost a tenth of a token request.
+    """
+    hit = _thumbprints.get(id(key))
+    if hit is not None and hit[0] is key:
+        return hit[1]
+    value = _thumbprint(key)
+    if len(_thumbprints) >= 256:
+        _thumbprints.clear()
+    _thumbprints[id(key)] = (key, value)
+    return value
+
+
+def _thumbprint(key: PrivateKey) -> str:
     jwk = public_jwk(key, kid="x")
     members = ("e", "kty", "n") if jwk["kty"] == "RSA" else ("crv", "kty", "x", "y")
     canonical = json.dumps({k: jwk[k] for k in members}, separators=(",", ":"), sort_keys=True)

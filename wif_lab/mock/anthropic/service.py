@@ -7,6 +7,7 @@ real client.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from starlette.applications import Starlette
@@ -16,9 +17,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..base import LabContext, MockSpec
+from ..issuer_keys import IssuerKeys
 from .store import Grant, Store
 
 DEFAULT_AUDIENCE = "https://api.anthropic.com"
+# Fetched key sets are kept a minute (a key used right after publication can fail until then, as the docs
+# warn); an unknown kid re-fetches early at most every ten seconds per issuer.
+JWKS_CACHE_SECONDS = 60.0
+JWKS_REFETCH_SECONDS = 10.0
 _ERROR_TYPES = {404: "not_found_error", 405: "invalid_request_error"}
 
 
@@ -43,9 +49,8 @@ class AnthropicMock:
         self.admin_token = self.store.mint_grant(
             Grant(self.admin_service_account["id"], None, "org:admin", expires_at=None)
         )
-        from .jwks import JwksResolver
-
-        self.jwks = JwksResolver(ctx)
+        self.jwks = IssuerKeys(ctx.outbound_client, time.monotonic, cache_seconds=JWKS_CACHE_SECONDS,
+                               refetch_seconds=JWKS_REFETCH_SECONDS)
 
     def _create_lab_admin(self) -> dict[str, Any]:
         now = self.store.now_iso()

@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..random_ids import random_chars
+from ..replay import ReplayLedger
+
 _ALPHABET = string.digits + string.ascii_letters
 ACCESS_TOKEN_PREFIX = "sk-ant-oat01-"
 
@@ -45,7 +48,7 @@ class IdGen:
 
     def request_id(self) -> str:
         # Request ids are random on purpose: they identify one HTTP exchange, like the real ones.
-        return "req_01" + "".join(secrets.choice(_ALPHABET) for _ in range(22))
+        return "req_01" + random_chars(_ALPHABET, 22)
 
 
 @dataclass
@@ -117,7 +120,8 @@ class Store:
         self.service_accounts: dict[str, dict[str, Any]] = {}
         self.sa_workspaces: dict[str, dict[str, dict[str, Any]]] = {}
         self.grants: dict[str, Grant] = {}
-        self.jti_seen: dict[tuple[str, str], float] = {}
+        # (issuer id, jti) of accepted assertions; nothing is forgotten below 10,000 entries, as before.
+        self.jti_ledger = ReplayLedger(keep_at_least=10_000)
         self.events: list[AuthEvent] = []
         self.default_workspace_id = self.create_workspace("Default", is_default=True)["id"]
 
@@ -178,17 +182,11 @@ class Store:
     # --- replay protection ---------------------------------------------------------------------
 
     def use_jti(self, issuer_id: str, jti: str, expires_at: float) -> bool:
-        """Record a jti as used; False when it was seen before and has not yet expired."""
-        now = self.clock()
-        with self.lock:
-            # Forget entries whose token can no longer be presented anyway.
-            if len(self.jti_seen) > 10_000:
-                self.jti_seen = {k: v for k, v in self.jti_seen.items() if v > now - 60}
-            key = (issuer_id, jti)
-            if key in self.jti_seen:
-                return False
-            self.jti_seen[key] = expires_at
-            return True
+        """Record a jti as used; False when it was seen before and has not yet expired.
+
+        An entry is forgotten a minute after ``expires_at`` (when the token can no longer be presented anyway).
+        """
+        return self.jti_ledger.use((issuer_id, jti), expires_at + 60, self.clock())
 
     # --- authentication events -------------------------------------------------------------
 

@@ -61,10 +61,10 @@ The tenant model (:class:`Tenant`) and :meth:`EntraMock.mint_access_token` are s
 IMDS and the workload-identity token endpoint.
 
 Modules, by role: :mod:`.tenant` (the tenant model and its admin API), :mod:`.errors` (Entra's error
-bodies), :mod:`.keys` (signing keys, JWKS and discovery), :mod:`.issuer_keys` (external issuers' keys
-Entra fetches), :mod:`.tokens` (minting access tokens), :mod:`.federation` (the federated client
-credentials grant), :mod:`.service` (:class:`EntraMock`, its routes and connection section) and
-:mod:`.endpoints` (the other advertised endpoints).
+bodies), :mod:`.keys` (signing keys, JWKS and discovery), :mod:`.tokens` (minting access tokens),
+:mod:`.federation` (the federated client credentials grant; external issuers' keys come from the shared
+:mod:`wif_lab.mock.issuer_keys`), :mod:`.service` (:class:`EntraMock`, its routes and connection section)
+and :mod:`.endpoints` (the other advertised endpoints).
 """
 
 from ..base import seeded_guid
@@ -85,9 +85,10 @@ from .federation import (
     ASSERTION_MAX_LIFETIME,
     CLIENT_ASSERTION_TYPE,
     CLIENT_CREDENTIALS_LIFETIME,
+    ISSUER_KEYS_CACHE_SECONDS,
+    ISSUER_KEYS_REFETCH_SECONDS,
     WORKLOAD_ID_DOC,
 )
-from .issuer_keys import ISSUER_KEYS_CACHE_SECONDS, ISSUER_KEYS_REFETCH_SECONDS, ExternalIssuerKeys, IssuerMetadataError
 from .keys import CLOUD_INSTANCE, SIGNING_KEYS, SigningKey
 from .service import SPEC, EntraMock
 from .tenant import (
@@ -128,11 +129,9 @@ __all__ = [
     "AppRegistration",
     "EntraError",
     "EntraMock",
-    "ExternalIssuerKeys",
     "FederatedCredential",
     "FederatedTokenRequest",
     "IdentityKind",
-    "IssuerMetadataError",
     "ManagedIdentity",
     "SigningKey",
     "Tenant",

@@ -14,12 +14,12 @@ from typing import Any
 
 import jwt
 
-from ...jose import MalformedJWT, numeric_date, parse_compact
+from ...jose import Compact, MalformedJWT, numeric_date, parse_compact, verified_claims
 from ...oauth import ASYMMETRIC_ALGORITHMS as ASSERTION_ALGORITHMS
 from ...oauth import CLIENT_ASSERTION_TYPE
 from ..base import LabContext
+from ..issuer_keys import IssuerKeys, KeySource, KeysUnavailable
 from .errors import EntraError, _aadsts_time, aadsts_error, application_not_found, resource_not_found, tenant_not_found
-from .issuer_keys import ExternalIssuerKeys, IssuerMetadataError
 from .tenant import MULTI_TENANT_ALIASES, FederatedCredential, ManagedIdentity, Tenant
 from .tokens import AccessToken, FederatedTokenRequest
 
@@ -27,6 +27,9 @@ CLIENT_CREDENTIALS_LIFETIME = (3600, 5400)  # client_credentials tokens: a rando
 ASSERTION_MAX_LIFETIME = 25 * 3600  # "1.01:00:00"
 ASSERTION_CLOCK_SKEW = 300
 WORKLOAD_ID_DOC = "https://learn.microsoft.com/entra/workload-id/workload-identity-federation"
+# External issuers' key sets are kept an hour; an unknown kid re-fetches early at most every 30 seconds.
+ISSUER_KEYS_CACHE_SECONDS = 3600.0
+ISSUER_KEYS_REFETCH_SECONDS = 30.0
 
 
 @dataclass
@@ -61,7 +64,7 @@ class Federation:
 
     ctx: LabContext
     tenant: Tenant
-    issuer_keys: ExternalIssuerKeys
+    issuer_keys: IssuerKeys
     _lock: threading.RLock
     _lifetimes: random.Random
     federated_requests: deque[FederatedTokenRequest]
@@ -110,7 +113,8 @@ class Federation:
             raise tenant_not_found(segment, now=call.now)
         resource = self._check_request(call, form, version)
         assertion = form["client_assertion"].strip()  # the token file is often sent with its newline
-        header, claims = self._parse_assertion(call, assertion)
+        parsed = self._parse_assertion(call, assertion)
+        claims = parsed.claims
         record["claims"] = claims
         self._check_assertion_times(call, claims)
         identity = self.tenant.identity_by_client_id(form["client_id"])
@@ -118,7 +122,7 @@ class Federation:
             raise application_not_found(form["client_id"], self.tenant, now=call.now,
                                         correlation_id=call.correlation_id)
         self._match_federated_credential(call, identity, claims)
-        await self._check_signature(call, assertion, header, claims["iss"])
+        await self._check_signature(call, parsed, claims["iss"])
         if self.tenant.find_resource(resource) is None:
             raise resource_not_found(resource, self.tenant, now=call.now, correlation_id=call.correlation_id)
         return self.mint_access_token(identity, resource, now=call.now, lifetime=self._client_credentials_lifetime(),
@@ -174,7 +178,7 @@ class Federation:
                             f"than one resource. Scope {scope} is not valid.")
         return scopes[0].removesuffix("/.default")
 
-    def _parse_assertion(self, call: _Call, assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _parse_assertion(self, call: _Call, assertion: str) -> Compact:
         try:
             parsed = parse_compact(assertion)
         except MalformedJWT as exc:
@@ -187,7 +191,7 @@ class Federation:
         # A time claim that is present must be a date; a missing iat or exp is AADSTS70023's case.
         if any(name in claims and numeric_date(claims[name]) is None for name in ("iat", "exp", "nbf")):
             raise call.malformed()
-        return header, claims
+        return parsed
 
     def _check_assertion_times(self, call: _Call, claims: Mapping[str, Any]) -> None:
         iat, exp, nbf = (numeric_date(claims.get(name)) for name in ("iat", "exp", "nbf"))
@@ -229,24 +233,25 @@ class Federation:
                 return fic
         raise call.no_matching_record(700212, "audience", ",".join(audiences))
 
-    async def _check_signature(self, call: _Call, assertion: str, header: Mapping[str, Any], issuer: str) -> None:
-        kid = header.get("kid")
+    async def _check_signature(self, call: _Call, parsed: Compact, issuer: str) -> None:
+        kid, alg = parsed.header.get("kid"), parsed.header["alg"]
+        bad_signature = ("Client assertion failed signature validation. [Reason - The provided signature value did "
+                         "not match the expected signature value.]")
         try:
-            jwk = await self.issuer_keys.key_for(issuer, kid) if isinstance(kid, str) else None
-        except IssuerMetadataError as exc:
+            # The issuer's discovery document, then its jwks_uri; cached per issuer URL.
+            key = await self.issuer_keys.key_object(KeySource.discovery(issuer), kid, alg) if isinstance(kid, str) \
+                else None
+        except KeysUnavailable as exc:
             raise call.fail(400, "invalid_request", 90061, "Request to External OIDC endpoint failed.") from exc
-        if jwk is None:
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:  # a published key pyjwt cannot use
+            raise call.fail(401, "invalid_client", 700027, bad_signature) from exc
+        if key is None:
             raise call.fail(401, "invalid_client", 7000272,
                             f"The certificate with identifier {kid or ''} used to sign the federated credential "
                             f"could not be found in the metadata of identity provider {issuer}. Please validate "
                             "that your Identity Provider's metadata exposes the key used to sign the incoming "
                             "token.")
         try:
-            key = jwt.PyJWK(jwk, algorithm=header["alg"]).key
-            jwt.decode(assertion, key, algorithms=[header["alg"]],
-                       options={"verify_aud": False, "verify_exp": False, "verify_nbf": False,
-                                "verify_iat": False, "verify_iss": False})
+            verified_claims(parsed, key, alg)
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
-            raise call.fail(401, "invalid_client", 700027,
-                            "Client assertion failed signature validation. [Reason - The provided signature "
-                            "value did not match the expected signature value.]") from exc
+            raise call.fail(401, "invalid_client", 700027, bad_signature) from exc

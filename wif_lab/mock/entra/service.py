@@ -17,10 +17,10 @@ from starlette.routing import Route
 
 from ..base import LabContext, MockSpec
 from ..errors import EXCEPTION_HANDLERS
+from ..issuer_keys import IssuerKeys
 from .endpoints import EntraEndpoints
 from .errors import JSON_UTF8, EntraError, tenant_not_found
-from .federation import Federation
-from .issuer_keys import ExternalIssuerKeys
+from .federation import ISSUER_KEYS_CACHE_SECONDS, ISSUER_KEYS_REFETCH_SECONDS, Federation
 from .keys import SIGNING_KEYS, IssuerFacts
 from .lab_routes import lab_routes
 from .tenant import MULTI_TENANT_ALIASES, Tenant, TenantAdmin, default_tenant
@@ -47,7 +47,9 @@ class EntraMock(IssuerFacts, TenantAdmin, TokenMinting, Federation):
         self._lifetimes = random.Random(f"{ctx.seed}:entra:client-credentials")
         self._keys = [self._signing_key(name) for name in SIGNING_KEYS]
         # How Entra reaches external issuers (over https, trusting the lab CA); tests may route in-process.
-        self.issuer_keys = ExternalIssuerKeys(outbound or ctx.outbound_client, ctx.clock)
+        self.issuer_keys = IssuerKeys(outbound or ctx.outbound_client, ctx.clock,
+                                      cache_seconds=ISSUER_KEYS_CACHE_SECONDS,
+                                      refetch_seconds=ISSUER_KEYS_REFETCH_SECONDS)
         self.federated_requests: deque[FederatedTokenRequest] = deque(maxlen=256)
 
     # -- HTTP

@@ -14,18 +14,18 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-import jwt
 from jwt.exceptions import InvalidSignatureError, PyJWTError
 from jwt.warnings import InsecureKeyLengthWarning
 
-from ...jose import MalformedJWT, numeric_date, parse_compact
+from ...jose import Compact, MalformedJWT, numeric_date, parse_compact, verify_signature
+from ..jwk_keys import key_from_jwk
+from ..replay import ReplayLedger
 from . import errors as E
 from .console import ASSERTION_ALGS, HMAC_ASSERTION_ALGS, MIN_HMAC_SECRET, SECRET_METHODS, ServiceApp
 
@@ -47,19 +47,11 @@ class AssertionLedger:
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
-        self._seen: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
+        self._ledger = ReplayLedger()
 
     def use(self, client_id: str, jti: str, exp: float) -> bool:
         """Record ``jti``; False when it was used before."""
-        now = self._clock()
-        with self._lock:
-            for key in [k for k, until in self._seen.items() if until < now]:
-                del self._seen[key]
-            if (client_id, jti) in self._seen:
-                return False
-            self._seen[(client_id, jti)] = exp
-            return True
+        return self._ledger.use((client_id, jti), exp, self._clock())
 
 
 def authenticate(
@@ -152,11 +144,11 @@ def verify_assertion(
     if app.token_endpoint_auth_method == "private_key_jwt":
         if alg not in ASSERTION_ALGS:
             raise E.assertion(E.ASSERTION_ALG)
-        _check_signature(assertion, _registered_key(app, header.get("kid")), alg)
+        _check_signature(parsed, _registered_key(app, header.get("kid")), alg)
     elif app.token_endpoint_auth_method == "client_secret_jwt":
         if alg not in HMAC_ASSERTION_ALGS:
             raise E.assertion(E.ASSERTION_ALG)
-        _check_hmac(assertion, app.client_secret or "", alg)
+        _check_hmac(parsed, app.client_secret or "", alg)
     else:
         raise E.client_auth_failed()
     aud = claims.get("aud")
@@ -195,24 +187,24 @@ def _registered_key(app: ServiceApp, kid: Any) -> dict[str, Any]:
     return jwk
 
 
-def _check_hmac(assertion: str, secret: str, alg: str) -> None:
+def _check_hmac(parsed: Compact, secret: str, alg: str) -> None:
     if len(secret) < MIN_HMAC_SECRET:
         raise E.assertion(E.ASSERTION_SECRET_TOO_SHORT)
     try:
-        jwt.api_jws.PyJWS().decode_complete(assertion, secret.encode(), algorithms=[alg])
+        verify_signature(parsed, secret.encode(), alg)
     except InvalidSignatureError:
         raise E.assertion(E.ASSERTION_SIGNATURE) from None
     except PyJWTError:
         raise E.assertion(E.ASSERTION_PARSE) from None
 
 
-def _check_signature(assertion: str, jwk: dict[str, Any], alg: str) -> None:
+def _check_signature(parsed: Compact, jwk: dict[str, Any], alg: str) -> None:
     family = "RSA" if alg.startswith("RS") else "EC"
     if jwk.get("kty") != family:
         raise E.assertion(E.ASSERTION_SIGNATURE)
     try:
-        key = jwt.PyJWK({k: v for k, v in jwk.items() if k != "alg"}, algorithm=alg).key
-        jwt.api_jws.PyJWS().decode_complete(assertion, key, algorithms=[alg])
+        key = key_from_jwk({k: v for k, v in jwk.items() if k != "alg"}, alg)
+        verify_signature(parsed, key, alg)
     except InvalidSignatureError:
         raise E.assertion(E.ASSERTION_SIGNATURE) from None
     except PyJWTError:

@@ -14,11 +14,12 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import jwt
 from jwt.exceptions import InvalidSignatureError, PyJWTError
 
-from ...jose import MalformedJWT, numeric_date, parse_compact
+from ...jose import MalformedJWT, numeric_date, parse_compact, verify_signature
 from ...tokens import jwk_thumbprint
+from ..jwk_keys import key_from_jwk
+from ..replay import ReplayLedger
 from . import errors as E
 from .console import ASSERTION_ALGS
 
@@ -34,7 +35,7 @@ class DpopVerifier:
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self._nonces: list[tuple[str, float]] = []  # (nonce, issued at), newest last
-        self._used: dict[str, float] = {}
+        self._used = ReplayLedger()  # proof jtis, forgotten once a proof that old is refused anyway
         self._lock = threading.Lock()
 
     def current_nonce(self) -> str:
@@ -70,8 +71,8 @@ class DpopVerifier:
         if not isinstance(jwk, dict) or any(m in jwk for m in _PRIVATE_MEMBERS):
             raise E.dpop(E.DPOP_INVALID)
         try:
-            key = jwt.PyJWK({k: v for k, v in jwk.items() if k != "alg"}, algorithm=alg).key
-            jwt.api_jws.PyJWS().decode_complete(proof, key, algorithms=[alg])
+            key = key_from_jwk({k: v for k, v in jwk.items() if k != "alg"}, alg)
+            verify_signature(parsed, key, alg)
             jkt = jwk_thumbprint(jwk)
         except InvalidSignatureError:
             raise E.dpop(E.DPOP_SIGNATURE) from None
@@ -94,10 +95,6 @@ class DpopVerifier:
             raise E.dpop(E.DPOP_JTI)
         if not self._nonce_ok(claims.get("nonce")):
             raise E.use_dpop_nonce(self.current_nonce())
-        with self._lock:
-            for old in [j for j, t in self._used.items() if t < now - PROOF_MAX_AGE - 60]:
-                del self._used[old]
-            if jti in self._used:
-                raise E.dpop(E.DPOP_REPLAYED)
-            self._used[jti] = iat
+        if not self._used.use(jti, iat + PROOF_MAX_AGE + 60, now):
+            raise E.dpop(E.DPOP_REPLAYED)
         return jkt

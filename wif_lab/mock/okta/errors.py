@@ -9,12 +9,12 @@ API reference ("Response properties" / "Possible errors").
 
 from __future__ import annotations
 
-import secrets
 import string
 
 from starlette.responses import JSONResponse
 
 from ..errors import MockRefusal
+from ..random_ids import random_chars
 
 # Okta sends these on every token endpoint answer, success or failure.
 NO_STORE = {"cache-control": "no-cache, no-store", "pragma": "no-cache"}
@@ -213,7 +213,7 @@ def not_found(resource_id: str, kind: str = "AuthorizationServer") -> JSONRespon
             "errorCode": "E0000007",
             "errorSummary": f"Not found: Resource not found: {resource_id} ({kind})",
             "errorLink": "E0000007",
-            "errorId": "oae" + "".join(secrets.choice(_ALNUM) for _ in range(22)),
+            "errorId": "oae" + random_chars(_ALNUM, 22),
             "errorCauses": [],
         },
         status_code=404,
@@ -228,7 +228,7 @@ def api_error(status: int, code: str, summary: str, causes: list[str] | None = N
             "errorCode": code,
             "errorSummary": summary,
             "errorLink": code,
-            "errorId": "oae" + "".join(secrets.choice(_ALNUM) for _ in range(22)),
+            "errorId": "oae" + random_chars(_ALNUM, 22),
             "errorCauses": [{"errorSummary": c} for c in causes or []],
         },
         status_code=status,
