@@ -16,7 +16,6 @@ RUN_FIRST = (
     "tests/test_papermill_cli.py",
     "*.ipynb",  # nbval, one scope per notebook
     "tests/test_notebooks_live_mode.py",
-    "tests/test_browser_site.py",
     "tests/test_site.py",
 )
 

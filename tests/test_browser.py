@@ -1,7 +1,7 @@
 """The notebooks as a person meets them: run in JupyterLab, in Chromium, through its menus.
 
 One JupyterLab and one browser serve the whole module (xdist's ``--dist loadscope`` keeps the module
-on one worker, in parallel with the rest of the suite; the built site is read in test_browser_site.py,
+on one worker, in parallel with the rest of the suite; the built site is read in test_site.py,
 which another worker can take). Screenshots go to build/browser/ (the whole notebook when a check
 fails, its first screen otherwise; WIF_LAB_SCREENSHOTS=full for whole notebooks always), with the
 measured times in build/browser/timings.json. A missing or broken Chromium fails these tests with the
