@@ -343,13 +343,24 @@ class LabServer:
             return json.loads(r.read())
 
 
+def without_outputs(nb: dict[str, Any]) -> dict[str, Any]:
+    """The notebook as a person opens it to run it: no outputs or counts. Opening a notebook renders its
+    outputs, hundreds of kilobytes of tables for the lab's, which the run clears before anything is checked."""
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    return nb
+
+
 @contextmanager
 def jupyterlab(workdir: Path, *, extra: dict[str, dict[str, Any]] | None = None,
                timeout: float = 90) -> Iterator[LabServer]:
-    """JupyterLab on 127.0.0.1 with a token, serving a copy of notebooks/ (the committed ones stay as they
-    are) plus any ``extra`` notebooks (name → notebook JSON)."""
+    """JupyterLab on 127.0.0.1 with a token, serving a copy of notebooks/ without outputs (the committed ones stay
+    as they are) plus any ``extra`` notebooks (name → notebook JSON)."""
     notebooks = workdir / "notebooks"
     shutil.copytree(ROOT / "notebooks", notebooks, ignore=shutil.ignore_patterns(".*"))
+    for copy in notebooks.glob("*.ipynb"):
+        copy.write_text(json.dumps(without_outputs(json.loads(copy.read_text()))))
     for name, nb in (extra or {}).items():
         (notebooks / name).write_text(json.dumps(nb))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "WIF_LAB_CONNECTION"))}
