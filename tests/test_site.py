@@ -263,7 +263,8 @@ def test_every_page_renders_cleanly_in_chromium(browser: Any, site: Site) -> Non
                     problems.append(f"{path.name}: no page {path.stem}/index.html or {path.stem}.html in the site")
                     continue
                 facts = notebook_facts(json.loads(path.read_text()), path.name)
-                page.goto(base + html_page.relative_to(site.out).as_posix(), wait_until="load")
+                # A hang guard only: a first page on a machine shared with other work took over 30 s to load.
+                page.goto(base + html_page.relative_to(site.out).as_posix(), wait_until="load", timeout=120_000)
                 _wait_for_rendering(page, facts.widget_outputs, facts.mermaid_fences)
                 probe = page.evaluate(PROBE, None)
                 shot = SHOTS / f"site-{path.stem}.png"
