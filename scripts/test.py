@@ -22,7 +22,9 @@ if __name__ == "__main__":
     args = [
         "-m", "pytest", "tests", *notebooks,
         "--nbval", "--nbval-current-env", "--nbval-sanitize-with", "tests/nbval_sanitize.cfg",
-        "-n", "2", "--dist", "loadscope",
+        # loadscope keeps a module's tests on one worker (they share a module's lab, JupyterLab or browser);
+        # conftest.py hands the longest scopes out first, in place of xdist's reordering by test count.
+        "-n", "2", "--dist", "loadscope", "--no-loadscope-reorder",
         *sys.argv[1:],
     ]
     sys.exit(run(py, args))

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -203,6 +203,21 @@ def page_problems(probe: dict[str, Any], facts: NotebookFacts, *, static: bool) 
     return found
 
 
+# A whole-page screenshot of a long notebook costs Chromium seconds (a 30,000-pixel raster, encoded):
+# taken where a person needs it, when a check found a problem; a passing page gets its first screen.
+# WIF_LAB_SCREENSHOTS=full takes whole pages always.
+FULL_SCREENSHOTS = os.environ.get("WIF_LAB_SCREENSHOTS", "").strip().lower() == "full"
+
+
+def screenshot(page: Any, scroller: str | None, path: Path, *, problems: bool) -> None:
+    """The whole page when something is wrong (or always, with WIF_LAB_SCREENSHOTS=full), else the first screen."""
+    if problems or FULL_SCREENSHOTS:
+        screenshot_whole(page, scroller, path)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path))
+
+
 def screenshot_whole(page: Any, scroller: str | None, path: Path) -> None:
     """Screenshot the whole notebook: JupyterLab scrolls inside a panel, so grow the viewport to fit it."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -224,6 +239,48 @@ def screenshot_whole(page: Any, scroller: str | None, path: Path) -> None:
 
 
 # --- the browser ---------------------------------------------------------------------------------------
+
+VIEWPORT = {"width": 1280, "height": 900}
+
+
+def record(key: str, value: Any) -> None:
+    """Keep the measured figures next to the screenshots (tests print figures, never assert them)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / "timings.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = {}
+    data[key] = value
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Why the browser or JupyterLab could not be had; each test that needs it fails with this message
+    (a fixture that raised would report the tests as errors at setup instead)."""
+
+    problem: str
+
+
+def ready(thing: Any) -> Any:
+    import pytest
+
+    if isinstance(thing, Unavailable):
+        pytest.fail(thing.problem, pytrace=False)
+    return thing
+
+
+@contextmanager
+def browser_or_problem() -> Iterator[Any]:
+    """A Chromium for a module's tests, or the :class:`Unavailable` each of them fails with."""
+    with contextlib.ExitStack() as stack:
+        try:
+            handle = stack.enter_context(chromium())
+        except AssertionError as exc:  # no Chromium, or it would not start: the message says how to fix it
+            handle = Unavailable(str(exc))
+        yield handle
+
 
 
 def chromium_path() -> str:
@@ -286,13 +343,24 @@ class LabServer:
             return json.loads(r.read())
 
 
+def without_outputs(nb: dict[str, Any]) -> dict[str, Any]:
+    """The notebook as a person opens it to run it: no outputs or counts. Opening a notebook renders its
+    outputs, hundreds of kilobytes of tables for the lab's, which the run clears before anything is checked."""
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    return nb
+
+
 @contextmanager
 def jupyterlab(workdir: Path, *, extra: dict[str, dict[str, Any]] | None = None,
                timeout: float = 90) -> Iterator[LabServer]:
-    """JupyterLab on 127.0.0.1 with a token, serving a copy of notebooks/ (the committed ones stay as they
-    are) plus any ``extra`` notebooks (name → notebook JSON)."""
+    """JupyterLab on 127.0.0.1 with a token, serving a copy of notebooks/ without outputs (the committed ones stay
+    as they are) plus any ``extra`` notebooks (name → notebook JSON)."""
     notebooks = workdir / "notebooks"
     shutil.copytree(ROOT / "notebooks", notebooks, ignore=shutil.ignore_patterns(".*"))
+    for copy in notebooks.glob("*.ipynb"):
+        copy.write_text(json.dumps(without_outputs(json.loads(copy.read_text()))))
     for name, nb in (extra or {}).items():
         (notebooks / name).write_text(json.dumps(nb))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "WIF_LAB_CONNECTION"))}
@@ -405,18 +473,22 @@ class LabRun:
     seconds_run: float
     saved: dict[str, Any]  # the notebook as JupyterLab saved it after the run
     probe: dict[str, Any]
+    problems: list[str]  # what ``judge`` found on the page
     screenshot: Path
     seconds_screenshot: float
     seconds_total: float  # open to closed
 
 
-def run_in_lab(page: Any, server: LabServer, name: str, *, run_timeout: float = 240) -> LabRun:
-    """Open ``name`` from the file browser, clear it, Run All Cells, wait, save, probe, screenshot, close.
+def run_in_lab(page: Any, server: LabServer, name: str, judge: Callable[[dict[str, Any], dict[str, Any]], list[str]],
+               *, run_timeout: float = 240) -> LabRun:
+    """Open ``name`` from the file browser, clear it, Run All Cells, wait, save, probe, judge, screenshot, close.
 
+    ``judge(saved, probe)`` lists the problems; the screenshot shows the whole notebook when it found any.
     A wait that runs out becomes an AssertionError saying what was awaited, with the cells' prompts and
     the end of JupyterLab's log; the tab is closed either way, so the next notebook starts clean.
     """
     shot = SHOTS / f"lab-{Path(name).stem}.png"
+    scroller = f"{_PANEL} .jp-WindowedPanel-outer"
     t0 = time.perf_counter()
     try:
         label = page.locator(".jp-DirListing-itemText", has_text=re.compile(f"^{re.escape(name)}$"))
@@ -440,24 +512,25 @@ def run_in_lab(page: Any, server: LabServer, name: str, *, run_timeout: float = 
         _settle(page, f"() => document.querySelectorAll('{_PANEL} .jp-RenderedMermaid').length"
                       f" >= {facts.mermaid_fences}")
         probe = page.evaluate(PROBE, page.query_selector(_PANEL))
+        problems = judge(saved, probe)
         t2 = time.perf_counter()
-        screenshot_whole(page, f"{_PANEL} .jp-WindowedPanel-outer", shot)
+        screenshot(page, scroller, shot, problems=bool(problems))
         shot_seconds = time.perf_counter() - t2
     except BaseException:
         with contextlib.suppress(Exception):
-            screenshot_whole(page, f"{_PANEL} .jp-WindowedPanel-outer", shot)
+            screenshot_whole(page, scroller, shot)
         with contextlib.suppress(Exception):
             _close(page)
         raise
     _close(page)
-    return LabRun(name, opened, ran, saved, probe, shot, shot_seconds, time.perf_counter() - t0)
+    return LabRun(name, opened, ran, saved, probe, problems, shot, shot_seconds, time.perf_counter() - t0)
 
 
 def _wait(page: Any, server: LabServer, condition: str, seconds: float, what: str) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     try:
-        page.wait_for_function(condition, timeout=seconds * 1000, polling=250)
+        page.wait_for_function(condition, timeout=seconds * 1000, polling=100)
     except PlaywrightTimeout:
         prompts = page.evaluate(PROMPTS) if page.query_selector(_PANEL) else "(no notebook open)"
         raise AssertionError(
@@ -470,7 +543,7 @@ def _settle(page: Any, condition: str, seconds: float = 30) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     with contextlib.suppress(PlaywrightTimeout):
-        page.wait_for_function(condition, timeout=seconds * 1000, polling=250)
+        page.wait_for_function(condition, timeout=seconds * 1000, polling=100)
 
 
 def _save(page: Any, path: Path) -> dict[str, Any]:

@@ -54,6 +54,11 @@ def find_notebooks(names: Sequence[str] = (), directory: Path = NOTEBOOK_DIR) ->
         return all_nbs
     chosen = []
     for name in names:
+        given = Path(name)
+        if given.suffix == ".ipynb" and given.is_file():  # a notebook anywhere, by path (e.g. a benchmark's)
+            given = given.resolve()
+            chosen.extend([given] if given not in chosen else [])
+            continue
         matches = [p for p in all_nbs if p.name == name or p.stem == name or p.name.startswith(name)]
         if not matches:
             raise SystemExit(f"no notebook matches {name!r} in {directory}")
