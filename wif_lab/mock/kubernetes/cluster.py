@@ -83,6 +83,17 @@ def key_id(key: PrivateKey) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode()
 
 
+def api_server_discovery(issuer: str, jwks_uri: str) -> dict[str, Any]:
+    """An API server's discovery document, as kube-apiserver (and AKS) publish it: five members, nothing else."""
+    return {
+        "issuer": issuer,
+        "jwks_uri": jwks_uri,
+        "response_types_supported": ["id_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    }
+
+
 # --- the cluster's objects -------------------------------------------------------------------
 
 
@@ -225,14 +236,7 @@ class KubernetesMock:
         return f"{self.issuer}openid/v1/jwks"
 
     def discovery(self) -> dict[str, Any]:
-        """The API server's discovery document, as AKS publishes it (five members, nothing else)."""
-        return {
-            "issuer": self.issuer,
-            "jwks_uri": self.jwks_uri,
-            "response_types_supported": ["id_token"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-        }
+        return api_server_discovery(self.issuer, self.jwks_uri)
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [public_jwk(self._key, self.kid, "RS256")]}

@@ -54,7 +54,7 @@ from ..errors import EXCEPTION_HANDLERS
 from ..inbound import Rejected, json_object
 from ..keys import PrivateKey, public_jwk
 from ..tls import write_atomic
-from .cluster import MAX_REFRESH_AGE, REFRESH_FRACTION, ServiceAccount, _Kubelet, key_id
+from .cluster import MAX_REFRESH_AGE, REFRESH_FRACTION, ServiceAccount, _Kubelet, api_server_discovery, key_id
 from .errors import BadRequest, Forbidden, Invalid, NotFound, Unauthorized, UnsupportedMediaType
 
 ISSUER = "https://kubernetes.default.svc.cluster.local"  # kubeadm's usual --service-account-issuer
@@ -208,13 +208,7 @@ class SelfManagedCluster:
         return f"{self.base_url}/openid/v1/jwks"
 
     def discovery(self) -> dict[str, Any]:
-        return {
-            "issuer": self.issuer,
-            "jwks_uri": self.jwks_uri,
-            "response_types_supported": ["id_token"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-        }
+        return api_server_discovery(self.issuer, self.jwks_uri)
 
     def jwks(self) -> dict[str, Any]:
         with self._lock:
