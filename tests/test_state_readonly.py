@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,28 @@ def _freeze(root: Path, owner: int | None) -> None:
         path.chmod(0o555 if path.is_dir() else 0o444)
 
 
+@contextmanager
+def traversable_by_others(*paths: Path) -> Iterator[None]:
+    """Let another user reach ``paths`` (the interpreter, the checkout) for the duration of the check.
+
+    A clean clone often sits in a private folder (``mktemp -d`` is mode 700), and the user the check runs as
+    (``nobody``, with its own group and no supplementary groups) could not start this environment's Python.
+    Only the search bit (o+x) is added, only where it is missing, and each folder gets its mode back.
+    """
+    changed: dict[Path, int] = {}
+    for path in paths:
+        for folder in [*reversed(path.parents), path] if path.is_dir() else reversed(path.parents):
+            mode = folder.stat().st_mode
+            if folder not in changed and not mode & 0o001:
+                changed[folder] = mode
+                folder.chmod((mode | 0o001) & 0o7777)
+    try:
+        yield
+    finally:
+        for folder, mode in changed.items():
+            folder.chmod(mode & 0o7777)
+
+
 @pytest.fixture
 def open_tmp() -> Iterator[Path]:
     """A temp folder other users can traverse (pytest's own are private to this user)."""
@@ -78,8 +101,11 @@ def test_a_state_dir_made_by_init_works_read_only(open_tmp: Path, state_dir: Pat
         os.chown(home / "tmp", NOBODY, NOBODY)
     env = {k: v for k, v in os.environ.items() if not k.startswith("WIF_LAB_")}
     env.update(HOME=str(home), TMPDIR=str(home / "tmp"), PYTHONDONTWRITEBYTECODE="1")
-    done = subprocess.run([sys.executable, "-c", CHECK, str(baked)], capture_output=True, text=True,
-                          timeout=60, env=env, cwd=home, user=NOBODY if as_root else None)
+    project = Path(__file__).resolve().parent.parent
+    with traversable_by_others(Path(sys.executable), Path(sys.executable).resolve(), project):
+        as_nobody = {"user": NOBODY, "group": NOBODY, "extra_groups": []} if as_root else {}
+        done = subprocess.run([sys.executable, "-c", CHECK, str(baked)], capture_output=True, text=True,
+                              timeout=60, env=env, cwd=home, **as_nobody)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["connection"].startswith(str(home / "tmp")), report
