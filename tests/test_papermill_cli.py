@@ -22,40 +22,14 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 PAPERMILL = Path(sys.executable).with_name("papermill")
 
 
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "notebook" in metafunc.fixturenames and metafunc.cls is not None:
-        notebooks = metafunc.cls.notebooks
-        metafunc.parametrize("notebook", notebooks, ids=[p.stem for p in notebooks])
-
-
-class _PlainPapermill:
-    """Every notebook once through the plain CLI. The notebooks are dealt into two classes because xdist's
-    ``--dist loadscope`` runs one class on one worker: as one scope, eight notebooks ran one after another
-    on one worker for over two minutes while the other had finished its share."""
-
-    notebooks: list[Path]
-
-    def test_plain_papermill_cli_exits_0(self, notebook: Path, tmp_path: Path) -> None:
-        out = tmp_path / notebook.name
-        run = subprocess.run([str(PAPERMILL), str(notebook), str(out), "--log-level", "ERROR",
-                              "--execution-timeout", "30"], capture_output=True, text=True, timeout=600,
-                             cwd=tmp_path)
-        assert run.returncode == 0, run.stderr[-3000:]
-        cells = json.loads(out.read_text())["cells"]
-        assert not [c for c in cells if "papermill-error-cell-tag" in c.get("metadata", {}).get("tags", [])]
-        errors = [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
-        assert errors == []
-        assert all(c.get("execution_count") for c in cells if c["cell_type"] == "code")
-
-
-class TestOddNotebooks(_PlainPapermill):
-    notebooks = NOTEBOOKS[0::2]
-
-
-class TestEvenNotebooks(_PlainPapermill):
-    notebooks = NOTEBOOKS[1::2]
-
-
-def test_every_notebook_is_dealt_to_one_class() -> None:
-    dealt = [*TestOddNotebooks.notebooks, *TestEvenNotebooks.notebooks]
-    assert sorted(dealt) == NOTEBOOKS and len(set(dealt)) == len(NOTEBOOKS) > 0
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_plain_papermill_cli_exits_0(notebook: Path, tmp_path: Path) -> None:
+    out = tmp_path / notebook.name
+    run = subprocess.run([str(PAPERMILL), str(notebook), str(out), "--log-level", "ERROR",
+                          "--execution-timeout", "30"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    cells = json.loads(out.read_text())["cells"]
+    assert not [c for c in cells if "papermill-error-cell-tag" in c.get("metadata", {}).get("tags", [])]
+    errors = [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert errors == []
+    assert all(c.get("execution_count") for c in cells if c["cell_type"] == "code")
