@@ -40,7 +40,7 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 COSTLY = "claims.l.map(a, claims.l.map(b, a + b)).size() > 0"
 MOCKS = ("anthropic", "okta", "entra", "imds", "app_service", "kubernetes", "oidc", "github_actions", "google",
-         "gce_metadata", "kubernetes_cluster")
+         "gce_metadata", "kubernetes_cluster", "aws")
 
 
 # ── hostile material ───────────────────────────────────────────────────────────────────────────────
@@ -609,13 +609,85 @@ class Targets:
 
         return [(0.5, query), (0.3, flavor), (0.2, path)]
 
+    # -- aws (STS GetWebIdentityToken and IAM's outbound-federation switch, signed with SigV4)
+
+    def aws_builders(self) -> list[tuple[float, Builder]]:
+        from wif_lab.mock.aws_sts.sigv4 import SigningKey, sign
+
+        aws = self.conn["aws"]
+        base, region = aws["endpoint_url"], aws["region"]
+        creds = aws["credentials"]
+        key = SigningKey(creds["access_key_id"], creds["secret_access_key"], creds["session_token"], None)
+        form_type = "application/x-www-form-urlencoded; charset=utf-8"
+
+        def field_value(rng: random.Random) -> str:
+            return rng.choice([*ODD_TEXT, *NON_FINITE, str(2**64), "-1", "0", "3600", "https://api.anthropic.com",
+                               "RS256", "ES384", "x" * 300])
+
+        def action_form(rng: random.Random) -> dict[str, str]:
+            form = {"Action": rng.choice(["GetWebIdentityToken", "GetWebIdentityToken", "GetCallerIdentity",
+                                          "AssumeRole", *ODD_TEXT]),
+                    "Version": rng.choice(["2011-06-15", "2011-06-15", "2010-05-08", *ODD_TEXT])}
+            for name in rng.sample(["Audience.member.1", "Audience.member.2", "Audience.member.99",
+                                    "DurationSeconds", "SigningAlgorithm", "Tags.member.1.Key",
+                                    "Tags.member.1.Value", "Audience"], rng.randrange(1, 6)):
+                form[name] = field_value(rng)
+            return form
+
+        def signed(body: bytes, rng: random.Random, service: str = "sts") -> Req:
+            headers = {"content-type": form_type, "host": urlsplit(base).netloc}
+            headers = sign("POST", base + "/", body, headers, key=key, region=region, service=service)
+            return Req("POST", base + "/", [(k.lower().encode(), v.encode()) for k, v in headers.items()], body)
+
+        def sts_signed(rng: random.Random) -> Req:  # past SigV4, into the action's own validation
+            text = urlencode(action_form(rng))
+            if rng.random() < 0.3:
+                text = text.replace("=", "=" + rng.choice(BAD_ESCAPES), 1)
+            body = text.encode() + (rng.choice(BAD_UTF8) if rng.random() < 0.2 else b"")
+            return signed(body, rng)
+
+        def iam_signed(rng: random.Random) -> Req:
+            action = rng.choice(["GetOutboundWebIdentityFederationInfo", "EnableOutboundWebIdentityFederation",
+                                 "DisableOutboundWebIdentityFederation", *ODD_TEXT])
+            form = {"Action": action, "Version": rng.choice(["2010-05-08", *ODD_TEXT])}
+            return signed(urlencode(form).encode(), rng, service="iam")
+
+        def query(rng: random.Random) -> Req:  # the query protocol also takes the action in the URL
+            text = urlencode(action_form(rng))
+            headers = sign("GET", f"{base}/?{text}", b"", {"host": urlsplit(base).netloc}, key=key, region=region)
+            return Req("GET", f"{base}/?{text}", [(k.lower().encode(), v.encode()) for k, v in headers.items()])
+
+        def authorization(rng: random.Random) -> Req:  # broken signatures, dates and session tokens
+            good = signed(urlencode(action_form(rng)).encode(), rng)
+            headers = dict(good.headers)
+            name = rng.choice([b"authorization", b"x-amz-date", b"x-amz-security-token"])
+            headers[name] = odd_header(rng, headers.get(name, b"AWS4-HMAC-SHA256")[:20])
+            return Req("POST", good.url, list(headers.items()), good.content)
+
+        def documents(rng: random.Random) -> Req:
+            issuer = aws["issuer"]
+            url = rng.choice([issuer + "/.well-known/openid-configuration", issuer + "/.well-known/jwks.json",
+                              base + odd_path(rng) + "/.well-known/jwks.json"])
+            return Req(rng.choice(["GET", "POST", "HEAD"]), url)
+
+        def lab(rng: random.Random) -> Req:
+            url = rng.choice([aws["sessions_url"], aws["federation_url"]])
+            return Req("POST", url, _h(content_type="application/json"),
+                       hostile_body(rng, {"role": "x", "seconds": 900, "enabled": True}))
+
+        def path(rng: random.Random) -> Req:
+            return Req(rng.choice(["GET", "POST", "PUT"]), base + odd_path(rng))
+
+        return [(0.35, sts_signed), (0.1, iam_signed), (0.1, query), (0.2, authorization), (0.1, documents),
+                (0.05, lab), (0.1, path)]
+
     def builders(self, mock: str) -> list[tuple[float, Builder]]:
         return {"anthropic": self.anthropic, "okta": self.okta_builders, "entra": self.entra_builders,
                 "imds": self.imds_builders, "app_service": self.app_service_builders,
                 "kubernetes": self.kubernetes_builders, "oidc": self.oidc_builders,
                 "github_actions": self.github_actions_builders, "google": self.google_builders,
                 "gce_metadata": self.gce_metadata_builders,
-                "kubernetes_cluster": self.kubernetes_cluster_builders}[mock]()
+                "kubernetes_cluster": self.kubernetes_cluster_builders, "aws": self.aws_builders}[mock]()
 
 
 class _SyncAdmin:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "fuzz_mocks.py"
 MOCKS = {"anthropic", "okta", "entra", "imds", "app_service", "kubernetes", "oidc", "github_actions", "google",
-         "gce_metadata", "kubernetes_cluster"}
+         "gce_metadata", "kubernetes_cluster", "aws"}
 
 
 def test_a_small_fuzz_run_finds_no_server_errors() -> None:

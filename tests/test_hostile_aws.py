@@ -61,3 +61,16 @@ def test_signed_requests_with_any_parameters(sts: tuple[StsMock, TestClient], pa
     if response.status_code != 200:
         status, code, _ = error_of(response)
         assert code in REQUEST_CODES, (status, code)
+
+
+@examples(40)
+@given(role=st.one_of(st.none(), st.booleans(), st.integers(), st.lists(text, max_size=2),
+                      st.dictionaries(text, text, max_size=2), text),
+       seconds=st.one_of(st.none(), st.floats(allow_nan=True), st.integers(), text))
+def test_lab_sessions_with_any_role_and_lifetime(sts: tuple[StsMock, TestClient], role: object,
+                                                 seconds: object) -> None:
+    """Found by scripts/fuzz_mocks.py: a list or object as ``role`` was looked up in a dict and answered 500."""
+    mock, http = sts
+    response = http.post("/lab/sessions", json={"role": role, "seconds": seconds})
+    good = isinstance(role, str) and role in mock.account.roles and type(seconds) is int and 900 <= seconds <= 43200
+    assert response.status_code == (200 if good else 400), response.text

@@ -237,7 +237,7 @@ class StsService:
             return JSONResponse({"error": f"{exc.reason}; {usage}"}, status_code=400)
         role = body.get("role", models.DEFAULT_ROLE)
         seconds = body.get("seconds", 3600)
-        if role not in self.account.roles or type(seconds) is not int \
+        if not isinstance(role, str) or role not in self.account.roles or type(seconds) is not int \
                 or not models.SESSION_RANGE[0] <= seconds <= models.SESSION_RANGE[1]:
             return JSONResponse({"error": usage}, status_code=400)
         return JSONResponse(credentials(self.account.new_session(role, seconds=seconds)))
