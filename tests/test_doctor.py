@@ -457,11 +457,50 @@ def test_command_on_google_cloud_asks_the_metadata_server(lab: MockStack, the_la
     assert "token function the metadata server at http://127.0.0.1:" in flat and "lab note" in flat
 
 
+def test_command_on_aws_asks_sts_with_the_labs_session(lab: MockStack, the_lab: Lab,
+                                                      capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """--provider aws: GetWebIdentityToken, signed with the lab's session keys, and exchanged (--exchange);
+    with the account's outbound federation switched off, the doctor says how to turn it on."""
+    import ssl
+
+    import httpx
+
+    from wif_lab.scenarios.aws import account_condition
+
+    aws = the_lab.section("aws")
+    fed = federate(the_lab, issuer_url=aws["issuer"], jwks={"type": "discovery"},
+                   match={"audience": AUDIENCE, "subject_prefix": aws["role_arn"],
+                          "condition": account_condition(aws["account_id"])})
+    monkeypatch.setenv("WIF_LAB_CONNECTION", str(lab.connection_file))
+    args = ["doctor", "--mode", "mock", "--provider", "aws", "-p", "federation_rule_id", fed.rule.id,
+            "-p", "service_account_id", fed.service_account.id]
+
+    def switch(enabled: bool) -> None:
+        httpx.post(aws["federation_url"], json={"enabled": enabled},
+                   verify=ssl.create_default_context(cafile=the_lab.ca_bundle)).raise_for_status()
+
+    switch(False)
+    try:
+        assert cli_main(args) == 1
+        flat = " ".join(capsys.readouterr().out.split())
+        assert "OutboundWebIdentityFederationDisabledException" in flat, flat
+        assert "iam.enable_outbound_web_identity_federation()" in flat, flat
+        switch(True)
+        code = cli_main([*args, "--exchange"])
+        out = capsys.readouterr().out
+        assert code == 0, out
+        assert "STS GetWebIdentityToken at https://127.0.0.1:" in " ".join(out.split())
+    finally:
+        switch(True)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--provider", "okta", "-p", "okta_isuer", "x"], "did you mean 'okta_issuer'"),
     (["--provider", "okta", "--token-file", "/x"], "--token-file goes with --provider file"),
     (["--provider", "okta", "-p", "okta_issuer", "https://x.example/oauth2/default"], "okta_client_id"),
     (["--mode", "mock"], "WIF_LAB_CONNECTION"),
+    (["--provider", "aws", "-p", "organization_id", "x"], "aws_region"),
 ])
 def test_usage_errors_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["doctor", *args]) == 2

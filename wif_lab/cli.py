@@ -195,12 +195,13 @@ def _doctor_arguments(parser: argparse.ArgumentParser) -> None:
                         help="live (default): the services this environment names; mock: the lab named by "
                         "WIF_LAB_CONNECTION (loopback issuers are then lab notes, not failures)")
     parser.add_argument("--provider",
-                        choices=("file", "okta", "azure-imds", "aks", "spiffe", "github-actions", "gcp"),
+                        choices=("file", "okta", "azure-imds", "aks", "spiffe", "github-actions", "gcp", "aws"),
                         help="how to get the identity token: file (--token-file, or the SDK's own token file; the "
                         "default), okta (client credentials), azure-imds (a VM's managed identity), aks (hop 1 "
                         "with the pod's projected token), spiffe (a JWT-SVID from the SPIRE agent at "
                         "SPIFFE_ENDPOINT_SOCKET or -p spiffe_endpoint_socket), github-actions (the runner of a job "
-                        "with id-token: write), gcp (the Google Cloud metadata server, format=full)")
+                        "with id-token: write), gcp (the Google Cloud metadata server, format=full), aws (STS "
+                        "GetWebIdentityToken with the credentials boto3 would find, in -p aws_region)")
     parser.add_argument("--token-file", help="the identity token file to check (default: the one the SDK would read)")
     add_parameter_option(parser, "a value under the notebooks' parameter name, e.g. -p federation_rule_id fdrl_…, "
                          "-p okta_issuer https://…; secrets come from the environment (WIF_LAB_ADMIN_TOKEN, "

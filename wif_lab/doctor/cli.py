@@ -26,7 +26,7 @@ from .run import run
 from .sources import FileSource, ProviderSource, TokenSource
 
 PROVIDER_CHOICES = {"file": None, "okta": "okta", "azure-imds": "azure", "aks": "aks", "spiffe": "spire",
-                    "github-actions": "github_actions", "gcp": "gcp"}
+                    "github-actions": "github_actions", "gcp": "gcp", "aws": "aws"}
 DEFAULT_OKTA_SCOPE = "anthropic.access"
 
 
@@ -118,6 +118,15 @@ def token_source(provider: str, token_file: str | None, params: dict[str, str], 
                           metadata_host=params.get("metadata_host", ""), required=("audience",))
         meta = MetadataClient(gcp.audience, host=gcp.metadata_host or None)
         return ProviderSource(token_provider(meta), f"the metadata server at {meta.identity_url} for {meta.audience}")
+    if provider == "aws":
+        from ..providers.aws import StsClient, web_identity_token_provider
+
+        aws = rb.settings("aws", region=params.get("aws_region", ""), endpoint_url="", credentials=None,
+                          required=("region",))
+        # Live: boto3's credential chain and trust settings (AWS_CA_BUNDLE), as the workload's own client has them.
+        sts = StsClient(region=aws.region, endpoint_url=aws.get("endpoint_url") or None,
+                        credentials=aws.get("credentials") or None, verify=rb.verify if rb.lab else None)
+        return ProviderSource(web_identity_token_provider(sts), f"STS GetWebIdentityToken at {sts.endpoint_url}")
     from ..providers.aks import entra_token_provider
     from ..scenarios.aks import pod_settings, workload_client
 
