@@ -130,10 +130,9 @@ def test_azure_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path
     assert lab.connection.anthropic["admin_token"] not in output.read_text()
 
 
-# Notebook 03's direct-path cells (section 14) a real setup runs: its settings, the token, the rule read back,
+# Notebook 03's direct-path cells (section 14) a real setup runs: its settings and token, the rule read back and
 # the preflight, the exchange, the SDK call and the two example programs.
-AKS_DIRECT_CELLS = ("cell-55-direct-settings", "cell-55", "cell-56", "cell-56-direct-preflight", "cell-57", "cell-63",
-                    "cell-82", "cell-85")
+AKS_DIRECT_CELLS = ("cell-55", "cell-56", "cell-57", "cell-63", "cell-82", "cell-85")
 
 
 def _cell_outputs(path: Path, ids: tuple[str, ...]) -> dict[str, str]:
@@ -179,7 +178,7 @@ def test_aks_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path,
     cells = _cell_outputs(output, AKS_DIRECT_CELLS)
     assert set(cells) == set(AKS_DIRECT_CELLS)
     assert not [cell for cell, text in cells.items() if "skipped" in text]  # the direct path ran, every step
-    assert direct.rule.id in cells["cell-56"] and "would be accepted" in cells["cell-56-direct-preflight"]
+    assert direct.rule.id in cells["cell-56"] and "would be accepted" in cells["cell-56"]
     assert "accepted" in cells["cell-57"] and f"service account '{direct.service_account.name}'" in cells["cell-63"]
     for cell in ("cell-82", "cell-85"):
         assert "Ran examples/aks/env_token_file.py against the live services" in cells[cell]
