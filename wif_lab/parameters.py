@@ -64,7 +64,10 @@ PROVIDERS: dict[str, dict[str, Parameter]] = {
                                "account's azure.workload.identity/client-id annotation"),
         "token_file": Parameter("token_file", "AZURE_FEDERATED_TOKEN_FILE in the pod: the projected token's path"),
         "scope": Parameter("scope", "api://<APP_ID>/.default of the app registration that stands for the Claude API"),
-        # The direct path (no Entra hop): the pod's second projected token and a rule on the cluster's issuer.
+    },
+    # Notebook 03's direct path (no Entra hop): the pod's second projected token and a rule on the cluster's own
+    # issuer. Not a doctor provider: `wif-lab doctor --token-file` checks that path as the SDK reads it.
+    "aks_direct": {
         "anthropic_token_file": Parameter("anthropic_token_file", "ANTHROPIC_IDENTITY_TOKEN_FILE in the pod: the "
                                           "anthropic-token volume's mountPath + path (audience https://api.anthropic."
                                           "com), /var/run/secrets/anthropic.com/token in setup/kubernetes"),

@@ -92,16 +92,21 @@ def direct_settings(rb: Runbook, *, anthropic_token_file: str = "", direct_feder
     given = {"direct_rule_id": direct_federation_rule_id, "direct_service_account_id": direct_service_account_id}
     missing = [key for key, value in given.items() if not value]
     if len(missing) == len(given):
-        names = " and ".join(PROVIDERS["aks"][key].name for key in given)
+        names = " and ".join(PROVIDERS["aks_direct"][key].name for key in given)
         return DirectPath(values, skipped=(
             f"live mode: no {names} given, so the direct path (section 14) has nothing to run against. To run "
             f"it, register the cluster's issuer, a service account and a rule (Before you begin) and pass {names}; "
-            f"{PROVIDERS['aks']['direct_rule_id'].where}."))
+            f"{PROVIDERS['aks_direct']['direct_rule_id'].where}."))
     if missing:
-        message, hint = missing_message("aks", missing)
+        message, hint = missing_message("aks_direct", missing)
         raise ConfigurationError(message, hint=hint)
     if not direct_federation_issuer_id and rb.can_read_back:
-        rule = rb.admin().organization.federation.rules.retrieve(direct_federation_rule_id)
+        try:
+            rule = rb.admin().organization.federation.rules.retrieve(direct_federation_rule_id)
+        except Exception as exc:  # the SDK's refusal (unknown ID, another organization, no permission)
+            where = PROVIDERS["aks_direct"]["direct_rule_id"]
+            raise ConfigurationError(f"direct_federation_rule_id {direct_federation_rule_id} could not be read back "
+                                     f"({type(exc).__name__})", hint=f"{where.name}: {where.where}") from exc
         values["direct_federation_issuer_id"] = rule.issuer_id
     return DirectPath(values)
 
