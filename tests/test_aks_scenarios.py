@@ -123,3 +123,28 @@ def test_the_direct_path_presents_a_file_token_once_when_the_issuer_checks_jti(t
     token_file.write_text(jwt.encode({"sub": "system:serviceaccount:inference:claude-inference", "jti": "j-2"}, key))
     fresh = direct.read()
     assert fresh is not None and direct.used_again(fresh, checked) == ""  # the kubelet's next token goes through
+
+
+def test_live_direct_path_reads_its_rule_back_up_front() -> None:
+    """With an org:admin token the rule is read in the connect cell: its issuer fills in, and a wrong rule or a
+    service account that is not the rule's target stops the run there, named as the notebook names them."""
+    from types import SimpleNamespace
+
+    from wif_lab.scenarios.aks import direct_settings
+
+    def retrieve(rule_id: str) -> SimpleNamespace:
+        if rule_id != "fdrl_01D":
+            raise LookupError("404 not_found_error")
+        return SimpleNamespace(issuer_id="fdis_01D", target=SimpleNamespace(service_account_id="svac_01D"))
+
+    rb = Runbook("live", None, base_url="https://api.anthropic.com", organization_id="org", verify=True,
+                 admin_token="sk-ant-admin-test", ids={})
+    rb._admin = SimpleNamespace(organization=SimpleNamespace(federation=SimpleNamespace(
+        rules=SimpleNamespace(retrieve=retrieve))))
+    ok = direct_settings(rb, direct_federation_rule_id="fdrl_01D", direct_service_account_id="svac_01D")
+    assert ok["direct_federation_issuer_id"] == "fdis_01D"
+    with pytest.raises(ConfigurationError, match="direct_federation_rule_id fdrl_01X could not be read back"):
+        direct_settings(rb, direct_federation_rule_id="fdrl_01X", direct_service_account_id="svac_01D")
+    with pytest.raises(ConfigurationError, match="direct_service_account_id svac_01X is not the target") as info:
+        direct_settings(rb, direct_federation_rule_id="fdrl_01D", direct_service_account_id="svac_01X")
+    assert "Service accounts" in info.value.hint

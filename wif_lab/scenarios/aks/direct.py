@@ -100,14 +100,20 @@ def direct_settings(rb: Runbook, *, anthropic_token_file: str = "", direct_feder
     if missing:
         message, hint = missing_message("aks_direct", missing)
         raise ConfigurationError(message, hint=hint)
-    if not direct_federation_issuer_id and rb.can_read_back:
+    if rb.can_read_back:  # read the rule now: a wrong ID stops the run before any exchange
         try:
             rule = rb.admin().organization.federation.rules.retrieve(direct_federation_rule_id)
         except Exception as exc:  # the SDK's refusal (unknown ID, another organization, no permission)
             where = PROVIDERS["aks_direct"]["direct_rule_id"]
             raise ConfigurationError(f"direct_federation_rule_id {direct_federation_rule_id} could not be read back "
                                      f"({type(exc).__name__})", hint=f"{where.name}: {where.where}") from exc
-        values["direct_federation_issuer_id"] = rule.issuer_id
+        target = getattr(rule.target, "service_account_id", None)
+        if target != direct_service_account_id:
+            where = PROVIDERS["aks_direct"]["direct_service_account_id"]
+            raise ConfigurationError(f"direct_service_account_id {direct_service_account_id} is not the target of "
+                                     f"rule {direct_federation_rule_id} (it targets {target})",
+                                     hint=f"{where.name}: {where.where}")
+        values["direct_federation_issuer_id"] = direct_federation_issuer_id or rule.issuer_id
     return DirectPath(values)
 
 
