@@ -3,6 +3,8 @@ paths shown without the machine's state directory, and Entra refusals laid out a
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from wif_lab.errors import ConfigurationError, ProviderError
@@ -73,3 +75,76 @@ def test_refusal_rows_split_entra_description() -> None:
 def test_skipped_step_is_an_outcome() -> None:
     outcome = try_entra(None, "lab-only")
     assert outcome.status == "skipped" and not outcome.accepted
+
+
+# --- the direct path's settings and its one-exchange-per-jti guard (section 14) ---------------------
+
+
+def test_live_direct_path_needs_its_rule_and_service_account_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wif_lab.scenarios.aks import direct_settings
+
+    monkeypatch.delenv("ANTHROPIC_IDENTITY_TOKEN_FILE", raising=False)
+    with pytest.raises(ConfigurationError) as info:
+        direct_settings(live(), direct_federation_rule_id="fdrl_01Direct")
+    assert info.value.message == "live mode needs these parameters: direct_service_account_id"
+    assert "Workload identity → Service accounts" in info.value.hint
+    none_given = direct_settings(live())  # no direct path set up: a note naming both parameters, no error
+    assert "direct_federation_rule_id and direct_service_account_id" in repr(none_given) and none_given.read() is None
+    both = direct_settings(live(), direct_federation_rule_id="fdrl_01Direct", direct_service_account_id="svac_01D")
+    assert both["anthropic_token_file"] == "/var/run/secrets/anthropic.com/token"  # the guide's mount path
+    monkeypatch.setenv("ANTHROPIC_IDENTITY_TOKEN_FILE", "/mnt/token")
+    assert direct_settings(live(), direct_federation_rule_id="fdrl_01Direct",
+                           direct_service_account_id="svac_01D")["anthropic_token_file"] == "/mnt/token"
+
+
+def test_the_direct_path_presents_a_file_token_once_when_the_issuer_checks_jti(tmp_path: Path) -> None:
+    """A live pod's file changes only when the kubelet rotates it: a second exchange of the same jti is shown as
+    skipped with the reason, not sent; with check_jti off (or a new token in the file) it is sent."""
+    from types import SimpleNamespace
+
+    import jwt
+
+    from wif_lab.runbook import Note
+    from wif_lab.scenarios.aks import direct_exchange, direct_settings
+
+    key = "a display-only key, thirty-two bytes"  # decode() never verifies it
+    token_file = tmp_path / "token"
+    token_file.write_text(jwt.encode({"sub": "system:serviceaccount:inference:claude-inference", "jti": "j-1"}, key))
+    direct = direct_settings(live(), anthropic_token_file=str(token_file), direct_federation_rule_id="fdrl_01D",
+                             direct_service_account_id="svac_01D")
+    token = direct.read()
+    assert token is not None and direct.used_again(token, None) == ""
+    direct.mark(token)
+    checked, unchecked = SimpleNamespace(check_jti=True), SimpleNamespace(check_jti=False)
+    assert "jti j-1" in direct.used_again(token, checked) and "skipped" in direct.used_again(token, None)
+    assert direct.used_again(token, unchecked) == ""
+    shown = direct_exchange(live(), direct, token, issuer=checked, rule=None, title="again")
+    assert isinstance(shown, Note) and "replay" in shown.text  # never sent: no rule lookup, no network
+    token_file.write_text(jwt.encode({"sub": "system:serviceaccount:inference:claude-inference", "jti": "j-2"}, key))
+    fresh = direct.read()
+    assert fresh is not None and direct.used_again(fresh, checked) == ""  # the kubelet's next token goes through
+
+
+def test_live_direct_path_reads_its_rule_back_up_front() -> None:
+    """With an org:admin token the rule is read in the connect cell: its issuer fills in, and a wrong rule or a
+    service account that is not the rule's target stops the run there, named as the notebook names them."""
+    from types import SimpleNamespace
+
+    from wif_lab.scenarios.aks import direct_settings
+
+    def retrieve(rule_id: str) -> SimpleNamespace:
+        if rule_id != "fdrl_01D":
+            raise LookupError("404 not_found_error")
+        return SimpleNamespace(issuer_id="fdis_01D", target=SimpleNamespace(service_account_id="svac_01D"))
+
+    rb = Runbook("live", None, base_url="https://api.anthropic.com", organization_id="org", verify=True,
+                 admin_token="sk-ant-admin-test", ids={})
+    rb._admin = SimpleNamespace(organization=SimpleNamespace(federation=SimpleNamespace(
+        rules=SimpleNamespace(retrieve=retrieve))))
+    ok = direct_settings(rb, direct_federation_rule_id="fdrl_01D", direct_service_account_id="svac_01D")
+    assert ok["direct_federation_issuer_id"] == "fdis_01D"
+    with pytest.raises(ConfigurationError, match="direct_federation_rule_id fdrl_01X could not be read back"):
+        direct_settings(rb, direct_federation_rule_id="fdrl_01X", direct_service_account_id="svac_01D")
+    with pytest.raises(ConfigurationError, match="direct_service_account_id svac_01X is not the target") as info:
+        direct_settings(rb, direct_federation_rule_id="fdrl_01D", direct_service_account_id="svac_01X")
+    assert "Service accounts" in info.value.hint

@@ -130,20 +130,37 @@ def test_azure_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path
     assert lab.connection.anthropic["admin_token"] not in output.read_text()
 
 
+# Notebook 03's direct-path cells (section 14) a real setup runs: its settings and token, the rule read back and
+# the preflight, the exchange, the SDK call and the two example programs.
+AKS_DIRECT_CELLS = ("cell-55", "cell-56", "cell-57", "cell-63", "cell-82", "cell-85")
+
+
+def _cell_outputs(path: Path, ids: tuple[str, ...]) -> dict[str, str]:
+    cells = json.loads(path.read_text())["cells"]
+    return {c["id"]: json.dumps(c.get("outputs", [])) for c in cells if c["id"] in ids}
+
+
 @pytest.mark.skipif(not AKS_NOTEBOOK.exists(), reason="the AKS notebook is not committed yet")
 def test_aks_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """In a "pod" whose webhook variables name the lab cluster's token file and the lab's Entra: both hops
-    run for real from the environment alone; rotation, look-alike workloads and the direct path are skipped."""
+    run for real from the environment alone, and so does the direct path (its rule read back by the IDs given as
+    parameters); rotation, look-alike workloads and replays are skipped."""
     lab = lab_of(fresh_stack)
     entra, k8s = lab.section("entra"), lab.section("aks")
     identity = next(i for i in entra["identities"] if i["client_id"] == k8s["env"]["AZURE_CLIENT_ID"])
     fed = _entra_federation(lab, identity["object_id"], 7500)
+    # The direct path as the notebook's second way out sets it up: check_jti off, so the file's one token (no
+    # kubelet rotation in live mode) serves the exchange, the SDK and both programs.
+    direct = federate(lab, issuer_url=k8s["issuer"], match={"subject_prefix": k8s["subject"], "audience": AUDIENCE},
+                      check_jti=False)
     monkeypatch.delenv("WIF_LAB_CONNECTION", raising=False)
     monkeypatch.setenv("WIF_LAB_ADMIN_TOKEN", lab.connection.anthropic["admin_token"])
     for name, value in k8s["env"].items():  # what the workload-identity webhook injects
         monkeypatch.setenv(name, value)
-    parameters = {"mode": "live", "scope": k8s["scope"], **_anthropic_parameters(lab, fed)}
+    parameters = {"mode": "live", "scope": k8s["scope"], **_anthropic_parameters(lab, fed),
+                  "anthropic_token_file": k8s["anthropic_token_file"], "direct_federation_rule_id": direct.rule.id,
+                  "direct_service_account_id": direct.service_account.id}
     output = tmp_path / "03.live.ipynb"
     result = execute(AKS_NOTEBOOK, output, parameters, timeout=60)
     assert result.ok, result.error
@@ -157,6 +174,17 @@ def test_aks_notebook_as_a_live_runbook(fresh_stack: MockStack, tmp_path: Path,
     assert outcomes.count("success") >= 2 and "denied" not in outcomes  # a live runbook provokes no refusal
     headline = _doctor_headline(shown)
     assert "failed" not in headline and "1 lab notes" in headline and "skipped" not in headline
+
+    cells = _cell_outputs(output, AKS_DIRECT_CELLS)
+    assert set(cells) == set(AKS_DIRECT_CELLS)
+    assert not [cell for cell, text in cells.items() if "skipped" in text]  # the direct path ran, every step
+    assert direct.rule.id in cells["cell-56"] and "would be accepted" in cells["cell-56"]
+    assert "accepted" in cells["cell-57"] and f"service account '{direct.service_account.name}'" in cells["cell-63"]
+    for cell in ("cell-82", "cell-85"):
+        assert "Ran examples/aks/env_token_file.py against the live services" in cells[cell]
+    assert "skipped in live mode: it would present a used token" in shown  # the replay demonstration
+    direct_outcomes = [e["status"]["outcome"] for e in lab.events(federation_rule_id=direct.rule.id, limit=50)]
+    assert direct_outcomes.count("success") == 4 and "denied" not in direct_outcomes  # exchange, SDK, 2 programs
     assert lab.connection.anthropic["admin_token"] not in output.read_text()
 
 

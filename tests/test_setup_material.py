@@ -24,6 +24,8 @@ SAMPLE = {
     "ANTHROPIC_ORGANIZATION_ID": "00000000-0000-4000-8000-000000000001",
     "ANTHROPIC_FEDERATION_RULE_ID": "fdrl_01Example",
     "ANTHROPIC_SERVICE_ACCOUNT_ID": "svac_01Example",
+    "ANTHROPIC_DIRECT_FEDERATION_RULE_ID": "fdrl_01DirectExample",
+    "ANTHROPIC_DIRECT_SERVICE_ACCOUNT_ID": "svac_01DirectExample",
     "AUDIENCE_APP_ID": "11111111-2222-3333-4444-555555555555",
     "WORKLOAD_IMAGE": "registry.example/claude-worker:1.0",
     "WIF_LAB_IMAGE": "registry.example/wif-lab:latest",
@@ -150,7 +152,8 @@ def test_the_job_runs_notebook_03_live_and_keeps_the_executed_notebook() -> None
     container = spec["containers"][0]
     command = " ".join(container["command"] + container["args"])
     assert "wif-lab notebooks run 03_aks_entra_workload_identity" in command and "-p mode live" in command
-    for parameter in ("scope", "organization_id", "federation_rule_id", "service_account_id"):
+    for parameter in ("scope", "organization_id", "federation_rule_id", "service_account_id",
+                      "direct_federation_rule_id", "direct_service_account_id"):
         assert f"-p {parameter} " in command
     # Every $(VAR) Kubernetes expands in the args is a variable the container has.
     config = {d["metadata"]["name"]: d for d in rendered("configmap.yaml")}["claude-federation"]

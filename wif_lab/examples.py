@@ -247,8 +247,9 @@ def environment(rb: Runbook, name: str, *, settings: Mapping[str, Any] | None = 
         values["AWS_EC2_METADATA_DISABLED"] = "true"  # the lab's keys are in the environment: never probe IMDS
     hide: dict[str, str] = {}
     if name == "aks/env_token_file.py":
-        token_file = (rb.lab.section("aks")["anthropic_token_file"] if rb.lab is not None
-                      else os.environ.get("ANTHROPIC_IDENTITY_TOKEN_FILE", POD_TOKEN_PATH))
+        token_file = (settings.get("anthropic_token_file")  # notebook 03's direct-path settings
+                      or (rb.lab.section("aks")["anthropic_token_file"] if rb.lab is not None
+                          else os.environ.get("ANTHROPIC_IDENTITY_TOKEN_FILE", POD_TOKEN_PATH)))
         if profile:
             config_dir = _config_dir(rb)
             install_profile(config_dir, profile, token_file=token_file if token_file != POD_TOKEN_PATH else None)

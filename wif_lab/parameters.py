@@ -65,6 +65,21 @@ PROVIDERS: dict[str, dict[str, Parameter]] = {
         "token_file": Parameter("token_file", "AZURE_FEDERATED_TOKEN_FILE in the pod: the projected token's path"),
         "scope": Parameter("scope", "api://<APP_ID>/.default of the app registration that stands for the Claude API"),
     },
+    # Notebook 03's direct path (no Entra hop): the pod's second projected token and a rule on the cluster's own
+    # issuer. Not a doctor provider: `wif-lab doctor --token-file` checks that path as the SDK reads it.
+    "aks_direct": {
+        "anthropic_token_file": Parameter("anthropic_token_file", "ANTHROPIC_IDENTITY_TOKEN_FILE in the pod: the "
+                                          "anthropic-token volume's mountPath + path (audience https://api.anthropic."
+                                          "com), /var/run/secrets/anthropic.com/token in setup/kubernetes"),
+        "direct_rule_id": Parameter("direct_federation_rule_id", "Claude Console → Settings → Workload identity → "
+                                    "Rules: the ID (fdrl_…) of the rule on the cluster's OIDC issuer (`az aks show "
+                                    "--query oidcIssuerProfile.issuerUrl`); `wif-lab setup anthropic` prints it"),
+        "direct_service_account_id": Parameter("direct_service_account_id", "Claude Console → Settings → Workload "
+                                               "identity → Service accounts: that rule's target (svac_…)"),
+        "direct_issuer_id": Parameter("direct_federation_issuer_id", "optional: Claude Console → Settings → "
+                                      "Workload identity → Issuers: the cluster issuer's ID (fdis_…); read from "
+                                      "the rule when empty"),
+    },
     "spire": {
         "endpoint_socket": Parameter("spiffe_endpoint_socket", "SPIFFE_ENDPOINT_SOCKET in the workload's container: "
                                      "unix:///run/spire/sockets/agent.sock, the SPIRE agent's socket mounted in"),

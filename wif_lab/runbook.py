@@ -139,6 +139,7 @@ class Runbook:
         self.workspace_id = ids.get("workspace_id")
         self.federation_issuer_id = ids.get("federation_issuer_id")
         self._registered: list[tuple[str, Any]] = []  # (kind, object) this run created or updated in the lab
+        self._also_named: list[tuple[str, str]] = []  # live: (kind, id) of further objects read back (live_id=)
         self._requests: dict[str, str] = {}  # rule id -> request id of this run's latest exchange through it
 
     # --- parameters ---------------------------------------------------------------------------
@@ -198,7 +199,12 @@ class Runbook:
                                          hint=f"export {ENV_ADMIN_TOKEN} (from `ant auth login --scope org:admin`)")
         return self._admin
 
-    def _live_lookup(self, kind: str, object_id: str | None, fetch: Callable[[str], Any]) -> Any:
+    def _live_lookup(self, kind: str, object_id: str | None, fetch: Callable[[str], Any], *,
+                     second: bool = False) -> Any:
+        if second and object_id and (kind.removeprefix("the "), object_id) not in self._also_named:
+            self._also_named.append((kind.removeprefix("the "), object_id))
+        if second and not object_id:
+            return None  # a further object whose parameters were not given: its section says so once
         if not object_id:
             print(Note(f"live mode: {kind} not created here (a lab-only step). Create it in the Console "
                        f"(Settings → Workload identity) and pass its ID as a parameter.").text)
@@ -243,13 +249,20 @@ class Runbook:
                 raise
             return found, False
 
-    def register_issuer(self, *, name: str, issuer_url: str, lab_only: bool = False, **kwargs: Any) -> Any:
-        """Create (or update) a federation issuer in the lab; in live mode read the given one."""
+    def register_issuer(self, *, name: str, issuer_url: str, lab_only: bool = False, live_id: str | None = None,
+                        **kwargs: Any) -> Any:
+        """Create (or update) a federation issuer in the lab; in live mode read the given one.
+
+        ``live_id`` marks a second issuer of the notebook (the AKS direct path's), named by a parameter of its
+        own: the lab registers it without making it the runbook's, and live mode reads that ID back.
+        """
         if self.lab is None:
             if lab_only:
                 return self._skip(f"issuer {name}")
-            return self._live_lookup("the federation issuer", self.federation_issuer_id or self._rule_issuer_id(),
-                                     lambda i: self.admin().organization.federation.issuers.retrieve(i))
+            object_id = live_id if live_id is not None else self.federation_issuer_id or self._rule_issuer_id()
+            return self._live_lookup("the federation issuer", object_id,
+                                     lambda i: self.admin().organization.federation.issuers.retrieve(i),
+                                     second=live_id is not None)
         issuers = self.admin().organization.federation.issuers
         name = self.object_name(name)
         obj, created = self._create_or_get(issuers, name,
@@ -257,32 +270,38 @@ class Runbook:
         if not created:
             obj = issuers.update(obj.id, issuer_url=issuer_url, **kwargs)
         self._registered.append(("federation issuer", obj))
-        if not lab_only:
+        if not lab_only and live_id is None:
             self.federation_issuer_id = obj.id
         return obj
 
-    def register_service_account(self, *, name: str, lab_only: bool = False, **kwargs: Any) -> Any:
+    def register_service_account(self, *, name: str, lab_only: bool = False, live_id: str | None = None,
+                                 **kwargs: Any) -> Any:
+        """Create a service account in the lab (or find it by name); in live mode read the given one."""
         if self.lab is None:
             if lab_only:
                 return self._skip(f"service account {name}")
-            return self._live_lookup("the service account", self.service_account_id,
-                                     lambda i: self.admin().organization.service_accounts.retrieve(i))
+            return self._live_lookup("the service account", live_id if live_id is not None else self.service_account_id,
+                                     lambda i: self.admin().organization.service_accounts.retrieve(i),
+                                     second=live_id is not None)
         accounts = self.admin().organization.service_accounts
         name = self.object_name(name)
         obj, _ = self._create_or_get(accounts, name, lambda: accounts.create(name=name, **kwargs))
         self._registered.append(("service account", obj))
-        if not lab_only:
+        if not lab_only and live_id is None:
             self.service_account_id = obj.id
         return obj
 
     def register_rule(self, *, name: str, issuer: Any, service_account: Any, match: dict[str, Any],
-                      oauth_scope: str = "workspace:developer", lab_only: bool = False, **kwargs: Any) -> Any:
-        """Create (or replace) a federation rule in the lab; in live mode read the given one."""
+                      oauth_scope: str = "workspace:developer", lab_only: bool = False, live_id: str | None = None,
+                      **kwargs: Any) -> Any:
+        """Create (or replace) a federation rule in the lab; in live mode read the given one (``live_id``: as
+        for :meth:`register_issuer`)."""
         if self.lab is None:
             if lab_only:
                 return self._skip(f"rule {name}")
-            return self._live_lookup("the federation rule", self.federation_rule_id,
-                                     lambda i: self.admin().organization.federation.rules.retrieve(i))
+            return self._live_lookup("the federation rule", live_id if live_id is not None else self.federation_rule_id,
+                                     lambda i: self.admin().organization.federation.rules.retrieve(i),
+                                     second=live_id is not None)
         rules = self.admin().organization.federation.rules
         kwargs.setdefault("workspace_id", self.workspace_id or self.lab.default_workspace_id)
         target = {"type": "service_account", "service_account_id": service_account.id}
@@ -293,7 +312,7 @@ class Runbook:
             kwargs.pop("workspace_id", None)
             obj = rules.update(obj.id, match=match, target=target, oauth_scope=oauth_scope, **kwargs)
         self._registered.append(("federation rule", obj))
-        if not lab_only:
+        if not lab_only and live_id is None:
             self.federation_rule_id = obj.id
             self.service_account_id = service_account.id
         return obj
@@ -327,7 +346,7 @@ class Runbook:
             return self._archive(self._registered, "Clean up: what this run registered in the lab, archived")
         named = [("federation rule", self.federation_rule_id), ("federation issuer", self.federation_issuer_id),
                  ("service account", self.service_account_id)]
-        named = [(kind, object_id) for kind, object_id in named if object_id]
+        named = [(kind, object_id) for kind, object_id in named if object_id] + self._also_named
         if archive_live:
             try:
                 fetch = {"federation rule": self.admin().organization.federation.rules.retrieve,

@@ -1,15 +1,13 @@
-"""The workload's own calls in notebook 03: hop 1 (Entra), and the SDK on the direct path."""
+"""The workload's own calls in notebook 03: hop 1 (Entra). The direct path's calls are in ``direct``."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from ...display import Table
 from ...errors import WifLabError
-from ...providers.aks import PodSettings, WorkloadIdentityClient, projected_token_provider
-from ...runbook import Note, Runbook
-from .views import EntraOutcome, _wrapped
+from ...providers.aks import PodSettings, WorkloadIdentityClient
+from ...runbook import Runbook
+from .views import EntraOutcome
 
 
 def workload_client(rb: Runbook, pod: PodSettings) -> WorkloadIdentityClient:
@@ -42,14 +40,3 @@ def entra_token(client: WorkloadIdentityClient | None) -> str | None:
     """Hop 1 for a demonstration workload; ``None`` when the step was skipped."""
     return client.get_token().access_token if client is not None else None
 
-
-def direct_path_call(rb: Runbook, rule: Any, model: str) -> Table | Note:
-    """The SDK on the direct path: its provider re-reads the projected file; one Messages call (lab only)."""
-    if rb.lab is None or rule is None:
-        return Note("live mode: skipped (the direct path needs the cluster issuer and its rule registered; see "
-                    "the text above).")
-    claude = rb.client(projected_token_provider(rb.lab.section("aks")["anthropic_token_file"]), rule=rule)
-    reply = claude.messages.create(model=model, max_tokens=200,
-                                   messages=[{"role": "user", "content": "Which identity am I calling as?"}])
-    return Table("Claude, called with the projected token", ["field", "value"],
-                 _wrapped("reply", reply.content[0].text))
