@@ -3,6 +3,7 @@ own schema (vendored from the chart's 4.2.0 tag under deploy/z2jh/chart/), linte
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -141,3 +142,32 @@ def test_the_charts_schema_catches_a_typo_and_a_wrong_type(values: dict[str, Any
     assert any("memroy" in e for e in _schema_errors(chart_schema, typo))
     wrong = {**values, "cull": {**values["cull"], "timeout": "an hour"}}
     assert any(e.startswith("cull.timeout") for e in _schema_errors(chart_schema, wrong))
+
+
+def _hub_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> Any:
+    """deploy/jupyterhub_config.py loaded as JupyterHub loads it (``get_config`` in its namespace), not started."""
+    from traitlets.config import Config
+
+    for key in [k for k in os.environ if k.startswith("WIF_LAB_HUB_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("WIF_LAB_HUB_DATA", str(tmp_path))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    config = Config()
+    path = ROOT / "deploy" / "jupyterhub_config.py"
+    exec(compile(path.read_text(), str(path), "exec"), {"get_config": lambda: config, "__file__": str(path)})
+    return config
+
+
+def test_the_local_hub_culls_idle_servers_with_the_scopes_the_culler_needs(monkeypatch: pytest.MonkeyPatch,
+                                                                             tmp_path: Path) -> None:
+    import jupyterhub_idle_culler  # noqa: F401 - installed in the hub's environment (the test extra)
+
+    config = _hub_config(monkeypatch, tmp_path, WIF_LAB_HUB_CULL_TIMEOUT="1800")
+    (culler,) = [s for s in config.JupyterHub.services if s["name"] == "idle-culler"]
+    assert culler["command"][1:] == ["-m", "jupyterhub_idle_culler", "--timeout=1800", "--cull-every=300"]
+    (role,) = [r for r in config.JupyterHub.load_roles if r["name"] == "idle-culler"]
+    assert role["services"] == ["idle-culler"]
+    assert set(role["scopes"]) == {"list:users", "read:users:activity", "read:servers", "delete:servers"}
+    off = _hub_config(monkeypatch, tmp_path, WIF_LAB_HUB_CULL_TIMEOUT="0")
+    assert not [s for s in off.JupyterHub.services if s["name"] == "idle-culler"]
