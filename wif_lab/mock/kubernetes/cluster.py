@@ -26,7 +26,10 @@ the guide's federated credential), so this module imports nothing from Entra.
 
 Lab deviations: token files live under ``<state_dir>/kubernetes/<ns>/<sa>/`` with the real file
 names (``azure/tokens/azure-identity-token``, ``anthropic.com/token``); one pod per service account;
-``POST /lab/rotate`` (lab only) makes the kubelet refresh every token now.
+``POST /lab/rotate`` (lab only) makes the kubelet refresh every token now. On a shared lab each attendee works in
+namespaces of their own (``<attendee>-inference``, …; see :mod:`.lab_routes`) and their rotation refreshes only
+their own pods' files. The kubelet itself (refresh points, the background sync) is :mod:`.kubelet`, shared with
+the self-managed cluster.
 """
 
 from __future__ import annotations
