@@ -13,8 +13,10 @@ Settings from the environment (all optional): WIF_LAB_HUB_IP / _PORT (the addres
 127.0.0.1:8000), WIF_LAB_HUB_API_PORT (8081), WIF_LAB_HUB_PROXY_API_PORT (8001), WIF_LAB_HUB_DATA (hub
 database, cookie secret, attendees' folders; default ./build/hub), WIF_LAB_HUB_PROXY (the proxy command),
 WIF_LAB_HUB_PASSWORD, WIF_LAB_HUB_ADMIN_TOKEN (an instructor token for the REST API), WIF_LAB_HUB_ALLOW_ROOT=1
-(servers as root, for a throwaway CI container only). WIF_LAB_* variables
-of the hub's own environment (WIF_LAB_CONNECTION, WIF_LAB_STATE_DIR, WIF_LAB_RUN_DIR) reach every kernel.
+(servers as root, for a throwaway CI container only), WIF_LAB_HUB_CULL_TIMEOUT (seconds idle before a server is
+stopped, default 3600; 0 turns the idle culler off) and WIF_LAB_HUB_CULL_EVERY (how often it looks, default 300).
+WIF_LAB_* variables of the hub's own environment (WIF_LAB_CONNECTION, WIF_LAB_STATE_DIR, WIF_LAB_RUN_DIR) reach
+every kernel.
 """
 
 import os
@@ -49,11 +51,28 @@ c.JupyterHub.authenticator_class = "dummy"
 if os.environ.get("WIF_LAB_HUB_PASSWORD"):
     c.DummyAuthenticator.password = os.environ["WIF_LAB_HUB_PASSWORD"]
 c.Authenticator.allow_all = True
+services: list[dict[str, Any]] = []
+roles: list[dict[str, Any]] = []
 admin_token = os.environ.get("WIF_LAB_HUB_ADMIN_TOKEN")
 if admin_token:  # the instructor's scripts (and tests/test_jupyterhub.py) drive the REST API with it
-    c.JupyterHub.services = [{"name": "instructor", "api_token": admin_token}]
-    c.JupyterHub.load_roles = [{"name": "instructor", "services": ["instructor"],
-                                "scopes": ["admin:users", "admin:servers", "access:servers", "tokens"]}]
+    services.append({"name": "instructor", "api_token": admin_token})
+    roles.append({"name": "instructor", "services": ["instructor"],
+                  "scopes": ["admin:users", "admin:servers", "access:servers", "tokens", "list:services",
+                             "read:services"]})
+
+# --- idle culling ------------------------------------------------------------------------------------
+# jupyterhub-idle-culler (PyPI), started and stopped by the hub: a server idle for CULL_TIMEOUT seconds is stopped
+# (the attendee's folder stays; signing in again starts a new one), so a forgotten tab does not hold memory all day.
+# It lists users and their activity and stops servers: exactly the scopes its README names, nothing more.
+CULL_TIMEOUT = int(os.environ.get("WIF_LAB_HUB_CULL_TIMEOUT", "3600"))
+CULL_EVERY = int(os.environ.get("WIF_LAB_HUB_CULL_EVERY", "300"))
+CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
+if CULL_TIMEOUT > 0:
+    services.append({"name": "idle-culler", "command": [
+        sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={CULL_TIMEOUT}", f"--cull-every={CULL_EVERY}"]})
+    roles.append({"name": "idle-culler", "services": ["idle-culler"], "scopes": CULLER_SCOPES})
+c.JupyterHub.services = services
+c.JupyterHub.load_roles = roles
 
 # --- each attendee's server ------------------------------------------------------------------------
 # Every server runs as this machine's user, in a folder of its own with a copy of the notebooks.

@@ -1,8 +1,9 @@
-"""deploy/z2jh/values.yaml, the zero-to-jupyterhub values for a 100-person workshop: parsed and linted (the chart's
-own schema is not on a package registry, so these checks stand in for it), and held to the README's sizing."""
+"""deploy/z2jh/values.yaml, the zero-to-jupyterhub values for a 100-person workshop: validated against the chart's
+own schema (vendored from the chart's 4.2.0 tag under deploy/z2jh/chart/), linted, and held to the README's sizing."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -97,3 +98,76 @@ def test_the_image_state_dir_is_the_one_postbuild_bakes(values: dict[str, Any],
     script = (ROOT / "postBuild").read_text()
     assert 'mock init --state-dir "${NB_PYTHON_PREFIX}/share/wif-lab/state"' in script
     assert values["singleuser"]["extraEnv"]["WIF_LAB_STATE_DIR"] == f"{prefix}/share/wif-lab/state"
+
+
+CHART = ROOT / "deploy" / "z2jh" / "chart"  # the chart's schema and defaults, vendored from its 4.2.0 tag
+
+
+def helm_merged(defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """What Helm validates: the chart's defaults with the user's values coalesced in (maps merge key by key; any
+    other value replaces the default; null removes it)."""
+    merged = dict(defaults)
+    for key, value in given.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = helm_merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+@pytest.fixture(scope="module")
+def chart_schema() -> Any:
+    import jsonschema
+
+    schema = yaml.safe_load((CHART / "values.schema.yaml").read_text())
+    jsonschema.Draft7Validator.check_schema(schema)
+    return jsonschema.Draft7Validator(schema)
+
+
+def _schema_errors(validator: Any, values: dict[str, Any]) -> list[str]:
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in validator.iter_errors(helm_merged(defaults, values))]
+
+
+def test_values_pass_the_charts_own_schema(values: dict[str, Any], chart_schema: Any) -> None:
+    assert "--version 4.2.0" in VALUES.read_text()  # the chart version the vendored schema comes from
+    assert _schema_errors(chart_schema, values) == []
+
+
+def test_the_charts_schema_catches_a_typo_and_a_wrong_type(values: dict[str, Any], chart_schema: Any) -> None:
+    typo = {**values, "singleuser": {**values["singleuser"], "memroy": values["singleuser"]["memory"]}}
+    assert any("memroy" in e for e in _schema_errors(chart_schema, typo))
+    wrong = {**values, "cull": {**values["cull"], "timeout": "an hour"}}
+    assert any(e.startswith("cull.timeout") for e in _schema_errors(chart_schema, wrong))
+
+
+def _hub_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> Any:
+    """deploy/jupyterhub_config.py loaded as JupyterHub loads it (``get_config`` in its namespace), not started."""
+    from traitlets.config import Config
+
+    for key in [k for k in os.environ if k.startswith("WIF_LAB_HUB_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("WIF_LAB_HUB_DATA", str(tmp_path))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    config = Config()
+    path = ROOT / "deploy" / "jupyterhub_config.py"
+    exec(compile(path.read_text(), str(path), "exec"), {"get_config": lambda: config, "__file__": str(path)})
+    return config
+
+
+def test_the_local_hub_culls_idle_servers_with_the_scopes_the_culler_needs(monkeypatch: pytest.MonkeyPatch,
+                                                                             tmp_path: Path) -> None:
+    import jupyterhub_idle_culler  # noqa: F401 - installed in the hub's environment (the test extra)
+
+    config = _hub_config(monkeypatch, tmp_path, WIF_LAB_HUB_CULL_TIMEOUT="1800")
+    (culler,) = [s for s in config.JupyterHub.services if s["name"] == "idle-culler"]
+    assert culler["command"][1:] == ["-m", "jupyterhub_idle_culler", "--timeout=1800", "--cull-every=300"]
+    (role,) = [r for r in config.JupyterHub.load_roles if r["name"] == "idle-culler"]
+    assert role["services"] == ["idle-culler"]
+    assert set(role["scopes"]) == {"list:users", "read:users:activity", "read:servers", "delete:servers"}
+    off = _hub_config(monkeypatch, tmp_path, WIF_LAB_HUB_CULL_TIMEOUT="0")
+    assert not [s for s in off.JupyterHub.services if s["name"] == "idle-culler"]

@@ -108,3 +108,12 @@ def test_attendees_get_servers_and_run_the_check_notebook_through_the_hub(hub: H
     assert all((users_dir / user / "01_okta.ipynb").is_file() for user in USERS)
     print(f"\nJupyterHub: {len(USERS)} servers ready in {servers_ready:.1f} s; the check notebook in each, at once, "
           f"{time.perf_counter() - t0 - servers_ready:.1f} s")
+
+
+def test_the_idle_culler_runs_as_a_hub_managed_service(hub: Hub) -> None:
+    services = hub.api("GET", "/services")
+    assert services.status_code == 200, services.text
+    culler = services.json()["idle-culler"]
+    assert culler["command"][1:3] == ["-m", "jupyterhub_idle_culler"]
+    assert culler["pid"], f"the hub did not start the idle culler:\n{hub.log_tail()}"
+    os.kill(culler["pid"], 0)  # and it is still running (ProcessLookupError otherwise)

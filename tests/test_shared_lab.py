@@ -153,7 +153,7 @@ def test_notebook_03_set_up_goes_through_lab_routes_and_works_attached(shared: M
     assert before.status == "refused" and "AADSTS70021" in str(before.error)
     first = aks_lab.trust_subject(rb, batch, name="aks-claude-batch")
     again = aks_lab.trust_subject(rb, batch, name="aks-claude-batch")  # create-or-get
-    assert str(first) == str(again) and "system:serviceaccount:inference:claude-batch" in str(first)
+    assert str(first) == str(again) and "system:serviceaccount:erin-inference:claude-batch" in str(first)
     assert aks_lab.try_entra(batch, "trusted now").accepted
     stale = aks_lab.try_entra(aks_lab.stale_copy(rb, wi), "two hours old")
     assert stale.status == "refused" and "AADSTS700024" in str(stale.error)
@@ -182,3 +182,48 @@ def test_the_cluster_and_tenant_lab_routes_refuse_malformed_requests(shared: Moc
     assert http.put(f"{entra}/lab/identities/claude-inference/federated_credentials/x-1",
                     json={"issuer": 1}).status_code == 400
     assert http.get(f"{entra}/lab/federated_requests", params={"limit": "x"}).status_code == 400
+
+
+def test_attendees_have_their_own_azure_identities_and_cluster_objects(shared: MockStack, keys: Path) -> None:
+    from wif_lab.providers.azure_imds import ImdsClient
+    from wif_lab.scenarios import aks as aks_lab
+    from wif_lab.scenarios import app_service
+    from wif_lab.scenarios import azure as azure_lab
+
+    alice, bob = _runbook(shared, "alice"), _runbook(shared, "bob")
+    # Notebook 02: each attendee's VM carries their own identities, so each token names its own oid.
+    tokens = {}
+    for who, rb in (("alice", alice), ("bob", bob)):
+        azure = rb.settings("azure", tenant_id="", resource="", client_id="", imds_url="")
+        names = [row[0] for row in azure_lab.vm_identities(rb).rows]
+        assert names == [f"{who}-wif-lab-vm", f"{who}-claude-inference", f"{who}-batch-reporting"]
+        tokens[who] = ImdsClient(azure.resource, base_url=azure.imds_url).get_token().access_token
+        other = wl.decode(azure_lab.second_identity_token(rb, azure)).claims["oid"]
+        assert other == next(i["object_id"] for i in rb.lab.section("azure")["identities"]
+                             if i["name"] == f"{who}-batch-reporting")
+        app_identities = rb.lab.section("app_service")["identities"]
+        assert app_service.app_settings(rb)["client_id"] == next(
+            i["client_id"] for i in app_identities if i["name"] == f"{who}-claude-inference")
+    claims = {who: wl.decode(t).claims for who, t in tokens.items()}
+    assert claims["alice"]["oid"] != claims["bob"]["oid"]
+    issuer = alice.register_issuer(name="azure-lab-tenant", issuer_url=claims["alice"]["iss"],
+                                   jwks={"type": "discovery"}, max_jwt_lifetime_seconds=90000)
+    account = alice.register_service_account(name="azure-vm-workload")
+    rule = alice.register_rule(name="azure-vm-workload", issuer=issuer, service_account=account,
+                               match={"audience": claims["alice"]["aud"],
+                                      "claims": {"oid": claims["alice"]["oid"], "tid": claims["alice"]["tid"]}})
+    assert alice.try_exchange(tokens["alice"], rule=rule).accepted
+    assert alice.try_exchange(tokens["bob"], rule=rule).status == "refused"  # Bob's VM is not Alice's workload
+
+    # Notebook 03: Alice's kubelet rotation replaces her token files only; each pod is trusted by its own identity.
+    files = {who: rb.lab.section("aks")["token_file"] for who, rb in (("alice", alice), ("bob", bob))}
+    assert files["alice"] != files["bob"]
+    before = {who: read_token_file(path) for who, path in files.items()}
+    rotated = aks_lab.rotate(alice)
+    assert all(row[0].startswith("alice-inference/") for row in rotated.rows)
+    assert read_token_file(files["alice"]) != before["alice"] and read_token_file(files["bob"]) == before["bob"]
+    for rb in (alice, bob):
+        wi = aks_lab.workload_client(rb, aks_lab.pod_settings(rb))
+        assert wl.decode(wi.get_token().access_token).claims["azp"] == wi.client_id
+        assert ("is the file's current token", "true") in [
+            (r[0], str(r[1])) for r in aks_lab.entra_received(rb, read_token_file(wi.token_file)).rows]

@@ -4,8 +4,11 @@ Attendees attached to one lab would otherwise share everything the notebooks nam
 and key, the same federation objects. Joining gives each attendee a namespace derived from who they are
 (``WIF_LAB_ATTENDEE``, else JupyterHub's ``JUPYTERHUB_USER``): Okta apps of their own, registered with
 public keys generated here (the private keys stay in the attendee's own folder, mode 600), and
-Anthropic object names prefixed with their name. An embedded lab belongs to one kernel already and
-never joins.
+Anthropic object names prefixed with their name. On Azure's side the attendee gets a VM and an App Service
+app of their own carrying their own managed identities (``<attendee>-wif-lab-vm``, ``<attendee>-claude-inference``,
+``<attendee>-batch-reporting``), and on the AKS-style cluster namespaces of their own (``<attendee>-inference``, …)
+with the guide's pod and its federated credential. Every part is created the first time and found afterwards, by
+the mock under its own lock. An embedded lab belongs to one kernel already and never joins.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ ENV_HUB_USER = "JUPYTERHUB_USER"
 ENV_KEY_DIR = "WIF_LAB_ATTENDEE_DIR"
 APP_ROLES = ("workload", "second_app", "new_app")  # the Okta apps each attendee gets
 NAME_MAX = 32
+FIC = "aks-claude-inference"  # the guide's federated credential, as the lab names its own (mock/aks.py)
 
 
 def attendee_name(given: str = "") -> str | None:
@@ -106,5 +110,47 @@ def join(lab: Lab, name: str) -> dict[str, Any]:
     okta.update(client_id=workload["client_id"], key_id=workload["key_id"], private_key=str(paths["workload"]))
     for role in ("second_app", "new_app"):
         okta[role].update(apps[role], private_key=str(paths[role]))
+    join_azure(lab, name)
     lab.attendee = name
     return dict(apps)
+
+
+def _put(lab: Lab, url: str, what: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    r = http.request("PUT", url, what=what, verify=lab.ca_bundle, deadline=15, json=body or {})
+    try:
+        r.raise_for_status()
+        answer = r.json()
+        if not isinstance(answer, dict):
+            raise ValueError("not a JSON object")
+    except (httpx.HTTPStatusError, ValueError) as exc:
+        raise ProviderError(f"{url} answered HTTP {r.status_code}: {r.text[:300]}", status=r.status_code,
+                            hint="is the lab a `wif-lab mock serve` of this version? Restart it, or unset "
+                            "WIF_LAB_CONNECTION to run an embedded lab of your own") from exc
+    return answer
+
+
+def join_azure(lab: Lab, name: str) -> None:
+    """The attendee's own VM (IMDS), App Service app and cluster namespace, each section pointed at them.
+
+    Sections the lab lacks are left alone. The guide's federated credential (the attendee's
+    ``claude-inference`` identity trusting their ``inference/claude-inference`` service account) is added the
+    first time, as the lab does for its own pod.
+    """
+    data = lab.connection.data
+    own: dict[str, dict[str, Any]] = {}
+    for section in ("azure", "app_service"):
+        if section in data:
+            answer = _put(lab, f"{data[section]['base_url']}/lab/attendees/{name}", f"the shared lab's {section}")
+            data[section].replace(answer)
+            own.update({i["name"]: i for i in answer.get("identities", [])})
+    if "entra" in data and own:
+        known = {i["name"] for i in data["entra"]["identities"]}
+        data["entra"].replace({"identities": [*data["entra"]["identities"],
+                                              *(i for n, i in own.items() if n not in known)]})
+    inference = own.get(f"{name}-claude-inference")
+    if "aks" in data and "entra" in data and inference is not None:
+        aks = _put(lab, f"{data['aks']['base_url']}/lab/attendees/{name}", "the shared lab's cluster",
+                   {"client_id": inference["client_id"]})
+        data["aks"].replace(aks)
+        credential = f"{data['entra']['base_url']}/lab/identities/{inference['name']}/federated_credentials/{FIC}"
+        _put(lab, credential, "the shared lab's tenant", {"issuer": aks["issuer"], "subject": aks["subject"]})

@@ -78,6 +78,11 @@ class ConnectionSection(dict[str, Any]):
         name = f"{self._where}.{key}" if self._where else key
         raise MissingSetting(f"the connection file {self._source} has no '{name}'")
 
+    def replace(self, data: dict[str, Any]) -> None:
+        """Set every key of ``data`` (a shared lab's attendee section), wrapped as the file's own values are."""
+        for key, value in data.items():
+            self[key] = _settings(value, f"{self._where}.{key}" if self._where else key, self._source)
+
 
 def _settings(value: Any, where: str, source: str) -> Any:
     if isinstance(value, dict):

@@ -29,6 +29,10 @@ The app it answers for carries the tenant's user-assigned identities (``claude-i
 ``batch-reporting``) and, until one is added, no system-assigned identity of its own: the VM's
 system-assigned identity belongs to the VM. ``azure-identity``'s ``ManagedIdentityCredential`` picks
 this endpoint whenever both variables are set (before IMDS, and before workload identity).
+
+On a shared lab each attendee gets an app of their own carrying their own user-assigned identities
+(``<attendee>-claude-inference``, …): ``PUT /lab/attendees/{name}`` (lab only) creates or finds it and answers
+with the attendee's ``app_service`` section; its endpoint is ``/attendees/{name}/msi/token``.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from starlette.routing import Route
 from .base import LabContext, MockSpec, seeded_guid
 from .entra import EntraError, EntraMock, ManagedIdentity
 from .inbound import Rejected, query_pairs
-from .managed_identity import IdentityHost, IdentityUnavailable
+from .managed_identity import AttendeeHosts, IdentityHost, IdentityUnavailable
 
 TOKEN_PATH = "/msi/token"
 API_VERSION = "2019-08-01"
@@ -105,6 +109,7 @@ class AppServiceIdentityMock:
         self.base_url = ctx.base_url(self.name)
         users = [name for name, mi in found.tenant.identities.items() if mi.kind == "user"]
         self.host = IdentityHost(found, ctx.clock, users, single_user_default=False)
+        self.attendees = AttendeeHosts(found, ctx.clock, kinds=("user",), single_user_default=False)
         # The platform rotates the real value; the lab's is fixed per seed like its other IDs, so what a
         # notebook shows (redacted) stays the same from run to run.
         self._header = uuid.UUID(seeded_guid(ctx.seed, "app-service:identity-header")).hex
@@ -136,8 +141,10 @@ class AppServiceIdentityMock:
     # -- the token logic, separate from HTTP so notebooks and tests can call it
 
     def token_response(self, params: dict[str, str], headers: dict[str, str], *,
-                       url: str | None = None) -> dict[str, str]:
-        """The 200 body for a request, or :class:`IdentityEndpointRefusal` with the endpoint's status and body."""
+                       url: str | None = None, host: IdentityHost | None = None) -> dict[str, str]:
+        """The 200 body for a request (to ``host``, default the lab's app), or :class:`IdentityEndpointRefusal`
+        with the endpoint's status and body."""
+        host = host or self.host
         if not secrets.compare_digest(headers.get(HEADER.lower(), "").encode(), self._header.encode()):
             raise _refusal(401, BAD_HEADER)
         version = params.get("api-version")
@@ -148,8 +155,8 @@ class AppServiceIdentityMock:
             raise _refusal(400, MISSING_RESOURCE)
         chosen = {SELECTORS[k]: v for k, v in params.items() if k in SELECTORS and v}
         try:
-            identity = self.host.select(chosen)
-            token = self.host.token(identity, resource)
+            identity = host.select(chosen)
+            token = host.token(identity, resource)
         except IdentityUnavailable as exc:
             raise _refusal(400, NO_IDENTITY) from exc
         except EntraError as exc:
@@ -172,30 +179,54 @@ class AppServiceIdentityMock:
                 params = dict(query_pairs(request))
             except Rejected as exc:
                 raise _refusal(400, f"The request is not valid: {exc.reason}.") from None
-            body = self.token_response(params, headers, url=str(request.url))
+            body = self.token_response(params, headers, url=str(request.url), host=self._host(request))
         except IdentityEndpointRefusal as refusal:
             correlation = refusal.body.get("correlationId")
             extra = {"X-CORRELATION-ID": correlation} if correlation else None
             return JSONResponse(refusal.body, status_code=refusal.status, media_type=JSON_UTF8, headers=extra)
         return JSONResponse(body, media_type=JSON_UTF8)
 
-    def asgi(self) -> Starlette:
-        return Starlette(routes=[Route(TOKEN_PATH, self.token, methods=["GET"])])
+    def _host(self, request: Request) -> IdentityHost:
+        attendee = request.path_params.get("attendee")
+        if attendee is None:
+            return self.host
+        host = self.attendees.get(attendee)
+        if host is None:
+            raise _refusal(404, f"No app of attendee {attendee!r} on this lab (PUT /lab/attendees/{attendee} first).")
+        return host
 
-    def connection(self) -> dict[str, Any]:
+    async def join_attendee(self, request: Request) -> JSONResponse:
+        """Lab only: the attendee's own app (created or found) as their ``app_service`` connection section."""
+        name = request.path_params["attendee"]
+        try:
+            host = self.attendees.join(name)
+        except ValueError as exc:
+            refusal = _refusal(400, str(exc))
+            return JSONResponse(refusal.body, status_code=400, media_type=JSON_UTF8)
+        return JSONResponse(self.connection(host, f"{self.base_url}/attendees/{name}{TOKEN_PATH}"))
+
+    def asgi(self) -> Starlette:
+        return Starlette(routes=[
+            Route(TOKEN_PATH, self.token, methods=["GET"]),
+            Route("/attendees/{attendee}" + TOKEN_PATH, self.token, methods=["GET"]),
+            Route("/lab/attendees/{attendee}", self.join_attendee, methods=["PUT"]),
+        ])
+
+    def connection(self, host: IdentityHost | None = None, endpoint: str | None = None) -> dict[str, Any]:
         default = self.entra.app("claude-api-federation").identifier_uris[0]
+        endpoint = endpoint or self.identity_endpoint
         return {
             "base_url": self.base_url,
-            "identity_endpoint": self.identity_endpoint,
+            "identity_endpoint": endpoint,
             "identity_header": self._header,
             "api_version": API_VERSION,
             "tenant_id": self.entra.tenant_id,
             "resource": default,
-            "env": {"IDENTITY_ENDPOINT": self.identity_endpoint, "IDENTITY_HEADER": self._header},
+            "env": {"IDENTITY_ENDPOINT": endpoint, "IDENTITY_HEADER": self._header},
             "identities": [
                 {"name": i.name, "kind": i.kind, "object_id": i.object_id, "client_id": i.client_id,
                  "resource_id": i.resource_id}
-                for i in self.assigned()
+                for i in (host or self.host).assigned()
             ],
         }
 

@@ -18,7 +18,11 @@ Follows "How to use managed identities for Azure resources on an Azure VM to acq
   article gives no body for the second refusal; the lab answers 400 in the same ``invalid_request``
   shape as the missing-header one, with its own wording [inferred], and checks ``Metadata`` first.
 
-The VM it answers for carries a set of the tenant's identities (by default all of them). Identity
+The VM it answers for carries a set of the tenant's identities (by default all of them). On a shared lab
+(``wif-lab mock serve --shared``) each attendee gets a VM of their own, carrying their own copies of the lab's
+identities: ``PUT /lab/attendees/{name}`` (lab only) creates it or finds it and answers with the attendee's
+``azure`` section; its IMDS answers under ``/attendees/{name}`` (a lab deviation: a real VM has its own
+169.254.169.254, and ``azure-identity`` keeps the path of ``AZURE_POD_IDENTITY_AUTHORITY_HOST``). Identity
 selection, Entra's tokens and the cache are shared with the hosting services' identity endpoint
 (:mod:`.app_service_identity`) through :mod:`.managed_identity`.
 ``azure-identity`` reaches it through ``AZURE_POD_IDENTITY_AUTHORITY_HOST=<base URL>``.
@@ -37,7 +41,7 @@ from .base import LabContext, MockSpec
 from .entra import MI_TOKEN_BACKDATE, EntraError, EntraMock, ManagedIdentity
 from .errors import MockRefusal
 from .inbound import Rejected, query_pairs
-from .managed_identity import IdentityHost, IdentityUnavailable
+from .managed_identity import AttendeeHosts, IdentityHost, IdentityUnavailable
 
 TOKEN_PATH = "/metadata/identity/oauth2/token"
 JSON_UTF8 = "application/json; charset=utf-8"
@@ -93,6 +97,7 @@ class ImdsMock:
         self.base_url = ctx.base_url(self.name)
         # The VM carries every identity of the tenant by default (its own system-assigned one included).
         self.host = IdentityHost(found, ctx.clock, found.tenant.identities, single_user_default=True)
+        self.attendees = AttendeeHosts(found, ctx.clock, kinds=("system", "user"), single_user_default=True)
         self.requests = 0  # token requests seen (the header-less probe included)
 
     # -- admin API (what `az vm identity assign/remove` would change)
@@ -112,14 +117,17 @@ class ImdsMock:
 
     # -- the token logic, separate from HTTP so notebooks and tests can call it
 
-    def select_identity(self, params: dict[str, str]) -> ManagedIdentity:
+    def select_identity(self, params: dict[str, str], host: IdentityHost | None = None) -> ManagedIdentity:
         try:
-            return self.host.select({SELECTORS[k]: v for k, v in params.items() if k in SELECTORS})
+            return (host or self.host).select({SELECTORS[k]: v for k, v in params.items() if k in SELECTORS})
         except IdentityUnavailable as exc:
             raise ImdsRefusal(400, AMBIGUOUS_IDENTITY if exc.reason == "ambiguous" else IDENTITY_NOT_FOUND) from exc
 
-    def token_response(self, params: dict[str, str], headers: dict[str, str]) -> dict[str, str]:
-        """The 200 body for a request, or :class:`ImdsRefusal` with IMDS's status and body."""
+    def token_response(self, params: dict[str, str], headers: dict[str, str], host: IdentityHost | None = None
+                       ) -> dict[str, str]:
+        """The 200 body for a request (to ``host``, default the lab's VM), or :class:`ImdsRefusal` with IMDS's
+        status and body."""
+        host = host or self.host
         if headers.get("metadata", "").strip().lower() != "true":
             raise ImdsRefusal(400, MISSING_METADATA)
         if "x-forwarded-for" in headers:  # IMDS is not for relayed requests (SSRF through a proxy)
@@ -130,9 +138,9 @@ class ImdsMock:
         resource = params.get("resource", "").strip()
         if not resource:
             raise ImdsRefusal(400, MISSING_RESOURCE)
-        identity = self.select_identity(params)
+        identity = self.select_identity(params, host)
         try:
-            token = self.host.token(identity, resource)
+            token = host.token(identity, resource)
         except EntraError as exc:
             raise ImdsRefusal(exc.status, exc.body) from exc
         now = self.ctx.clock()
@@ -157,27 +165,52 @@ class ImdsMock:
                 params = dict(query_pairs(request))
             except Rejected as exc:
                 raise ImdsRefusal(400, {"error": "invalid_request", "error_description": exc.reason}) from None
-            body = self.token_response(params, headers)
+            host = self._host(request)
+            body = self.token_response(params, headers, host)
         except ImdsRefusal as refusal:
             return JSONResponse(refusal.body, status_code=refusal.status, media_type=JSON_UTF8)
         return JSONResponse(body, media_type=JSON_UTF8)
 
-    def asgi(self) -> Starlette:
-        return Starlette(routes=[Route(TOKEN_PATH, self.token, methods=["GET"])])
+    def _host(self, request: Request) -> IdentityHost:
+        attendee = request.path_params.get("attendee")
+        if attendee is None:
+            return self.host
+        host = self.attendees.get(attendee)
+        if host is None:  # no such VM: nothing answers at this address
+            raise ImdsRefusal(404, {"error": "not_found", "error_description":
+                                    f"no attendee VM {attendee!r} on this lab (PUT /lab/attendees/{attendee} first)"})
+        return host
 
-    def connection(self) -> dict[str, Any]:
+    async def join_attendee(self, request: Request) -> JSONResponse:
+        """Lab only: the attendee's own VM (created or found) as their ``azure`` connection section."""
+        name = request.path_params["attendee"]
+        try:
+            host = self.attendees.join(name)
+        except ValueError as exc:
+            return JSONResponse({"error": "invalid_request", "error_description": str(exc)}, status_code=400)
+        return JSONResponse(self.connection(host, f"{self.base_url}/attendees/{name}"))
+
+    def asgi(self) -> Starlette:
+        return Starlette(routes=[
+            Route(TOKEN_PATH, self.token, methods=["GET"]),
+            Route("/attendees/{attendee}" + TOKEN_PATH, self.token, methods=["GET"]),
+            Route("/lab/attendees/{attendee}", self.join_attendee, methods=["PUT"]),
+        ])
+
+    def connection(self, host: IdentityHost | None = None, imds_url: str | None = None) -> dict[str, Any]:
         default = self.entra.app("claude-api-federation").identifier_uris[0]
+        imds_url = imds_url or self.base_url
         return {
             "base_url": self.base_url,
-            "imds_url": self.base_url,
-            "token_url": f"{self.base_url}{TOKEN_PATH}",
+            "imds_url": imds_url,
+            "token_url": f"{imds_url}{TOKEN_PATH}",
             "api_version": "2018-02-01",
             "tenant_id": self.entra.tenant_id,
             "resource": default,
             "identities": [
                 {"name": i.name, "kind": i.kind, "object_id": i.object_id, "client_id": i.client_id,
                  "resource_id": i.resource_id}
-                for i in self.assigned()
+                for i in (host or self.host).assigned()
             ],
         }
 

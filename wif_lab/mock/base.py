@@ -7,6 +7,7 @@ knows its own base URL (and its peers') before it builds issuer URLs and discove
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -19,6 +20,9 @@ from starlette.types import ASGIApp
 
 from .keys import KeyStore
 from .tls import LabTLS
+
+# A shared lab's attendee, as wif_lab.attendee reduces a name (a-z, 0-9, '-'): the mocks' attendee routes take this.
+ATTENDEE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 
 
 def seeded_guid(seed: int, label: str) -> str:

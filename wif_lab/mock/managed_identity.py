@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Literal
 
+from .base import ATTENDEE_NAME
 from .entra import AccessToken, EntraMock, ManagedIdentity
 
 REFRESH_MARGIN = 300  # a cached token with less than this left is replaced by a fresh one
@@ -108,3 +109,38 @@ class IdentityHost:
                 token = self.entra.mint_access_token(identity, resource, now=now)
                 self._cache[key] = token
             return token
+
+
+class AttendeeHosts:
+    """On a shared lab, each attendee's own compute resource: a host carrying the attendee's own identities.
+
+    Without it every attendee of one ``wif-lab mock serve`` would be the same VM (or app) and present the same
+    ``oid``, so one attendee's rule pinned to "their" identity would pass everyone's token. ``join`` creates the
+    attendee's identities in the tenant (``<attendee>-<name>`` for each of the lab's own, see
+    :meth:`~.entra.tenant.TenantAdmin.attendee_identities`) and a host carrying those of the given ``kinds``, or
+    finds both: lookup and creation happen under one lock, so two kernels of one attendee get one host.
+    """
+
+    def __init__(self, entra: EntraMock, clock: Callable[[], float], *, kinds: tuple[str, ...],
+                 single_user_default: bool) -> None:
+        self.entra = entra
+        self.clock = clock
+        self.kinds = kinds
+        self.single_user_default = single_user_default
+        self._hosts: dict[str, IdentityHost] = {}
+        self._lock = threading.Lock()
+
+    def join(self, attendee: str) -> IdentityHost:
+        if not ATTENDEE_NAME.fullmatch(attendee):
+            raise ValueError("an attendee name: 1 to 32 characters a-z, 0-9 and '-', starting with a letter or digit")
+        with self._lock:
+            host = self._hosts.get(attendee)
+            if host is None:
+                own = [mi.name for mi in self.entra.attendee_identities(attendee) if mi.kind in self.kinds]
+                host = IdentityHost(self.entra, self.clock, own, single_user_default=self.single_user_default)
+                self._hosts[attendee] = host
+            return host
+
+    def get(self, attendee: str) -> IdentityHost | None:
+        with self._lock:
+            return self._hosts.get(attendee)

@@ -49,7 +49,7 @@ def app_settings(rb: Runbook) -> Settings | Note:
     if rb.lab is None:
         return _live_note("the app's settings")
     section = rb.lab.section("app_service")
-    chosen = next(i for i in section["identities"] if i["name"] == APP_IDENTITY)
+    chosen = next(i for i in section["identities"] if i["name"] == rb.object_name(APP_IDENTITY))
     return Settings({"resource": section["resource"], "client_id": chosen["client_id"],
                      "identity_endpoint": section["identity_endpoint"], "identity_header": section["identity_header"]})
 

@@ -76,7 +76,7 @@ def second_identity_token(rb: Runbook, azure: Mapping[str, Any]) -> str | None:
     """A token for the same audience, but for another managed identity of the tenant (lab only)."""
     if rb.lab is None:
         return None
-    other = next(i for i in rb.lab.section("azure")["identities"] if i["name"] == SECOND_IDENTITY)
+    other = next(i for i in rb.lab.section("azure")["identities"] if i["name"] == rb.object_name(SECOND_IDENTITY))
     return _token(rb, azure["resource"], base_url=azure.get("imds_url"), client_id=other["client_id"])
 
 

@@ -5,7 +5,8 @@ and the sign-in logs): what notebook 03's look-alike workloads need, so its set-
 returns the existing one afterwards, also one trusting the same issuer and subject under another name
 (create-or-get under the tenant's lock). ``GET /lab/federated_requests``
 is the sign-in log of the federated token endpoint, newest first: which assertion each request presented and
-what Entra answered. Like the cluster's lab routes, they take no credentials.
+what Entra answered; ``?client_id=`` keeps one identity's requests (on a shared lab, an attendee's own).
+Like the cluster's lab routes, they take no credentials.
 """
 
 from __future__ import annotations
@@ -52,8 +53,10 @@ def lab_routes(entra: EntraMock) -> list[Route]:
         raw = request.query_params.get("limit", "20")
         if not raw.isdigit():
             raise _refused("limit: an integer")
+        client_id = request.query_params.get("client_id", "").strip().lower()
         with entra._lock:
-            seen = list(entra.federated_requests)[-max(1, min(256, int(raw))):]
+            seen = [r for r in entra.federated_requests if not client_id or str(r.client_id).lower() == client_id]
+        seen = seen[-max(1, min(256, int(raw))):]
         return JSONResponse({"data": [_request_json(r) for r in reversed(seen)]})
 
     return [

@@ -18,6 +18,10 @@ from ..base import LabContext, seeded_guid
 IdentityKind = Literal["system", "user"]
 MULTI_TENANT_ALIASES = ("common", "organizations")
 MAX_FEDERATED_CREDENTIALS = 20
+# The lab's own managed identities (the VM's system-assigned one, two user-assigned ones); on a shared lab each
+# attendee gets a copy of each, named "<attendee>-<name>" (TenantAdmin.attendee_identities).
+LAB_IDENTITIES: tuple[tuple[str, IdentityKind], ...] = (
+    ("wif-lab-vm", "system"), ("claude-inference", "user"), ("batch-reporting", "user"))
 _FIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,119}$")
 
 
@@ -130,9 +134,10 @@ def default_tenant(seed: int) -> Tenant:
         oid, appid = seeded_guid(seed, f"mi:{name}:oid"), seeded_guid(seed, f"mi:{name}:appid")
         tenant.identities[name] = ManagedIdentity(name, kind, oid, appid, resource_id)
 
-    identity("wif-lab-vm", "system", f"{rg}/providers/Microsoft.Compute/virtualMachines/wif-lab-vm")
-    for name in ("claude-inference", "batch-reporting"):
-        identity(name, "user", f"{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}")
+    for name, kind in LAB_IDENTITIES:
+        provider = "Microsoft.Compute/virtualMachines" if kind == "system" else \
+            "Microsoft.ManagedIdentity/userAssignedIdentities"
+        identity(name, kind, f"{rg}/providers/{provider}/{name}")
 
     app_id = seeded_guid(seed, "app:claude-api-federation")
     tenant.apps["claude-api-federation"] = AppRegistration(
@@ -227,6 +232,14 @@ class TenantAdmin:
             )
             self.tenant.identities[name] = identity
             return identity
+
+    def attendee_identities(self, attendee: str) -> list[ManagedIdentity]:
+        """A shared lab's attendee's own copies of the lab's identities (``<attendee>-wif-lab-vm``, …), created the
+        first time and found afterwards, under the tenant's lock (their IDs are seeded from the name, so the same
+        attendee always gets the same ``oid``)."""
+        with self._lock:
+            return [self.tenant.identities.get(f"{attendee}-{name}") or self.add_identity(f"{attendee}-{name}", kind)
+                    for name, kind in LAB_IDENTITIES]
 
     def add_federated_credential(
         self,

@@ -26,7 +26,10 @@ the guide's federated credential), so this module imports nothing from Entra.
 
 Lab deviations: token files live under ``<state_dir>/kubernetes/<ns>/<sa>/`` with the real file
 names (``azure/tokens/azure-identity-token``, ``anthropic.com/token``); one pod per service account;
-``POST /lab/rotate`` (lab only) makes the kubelet refresh every token now.
+``POST /lab/rotate`` (lab only) makes the kubelet refresh every token now. On a shared lab each attendee works in
+namespaces of their own (``<attendee>-inference``, …; see :mod:`.lab_routes`) and their rotation refreshes only
+their own pods' files. The kubelet itself (refresh points, the background sync) is :mod:`.kubelet`, shared with
+the self-managed cluster.
 """
 
 from __future__ import annotations
@@ -36,7 +39,6 @@ import hashlib
 import random
 import threading
 import uuid
-import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +58,7 @@ from ..base import LabContext, seeded_guid
 from ..errors import EXCEPTION_HANDLERS
 from ..keys import PrivateKey, public_jwk
 from ..tls import write_atomic
+from .kubelet import Kubelet
 from .lab_routes import lab_routes
 
 ANTHROPIC_AUDIENCE = "https://api.anthropic.com"  # the direct path (Kubernetes guide)
@@ -154,31 +157,10 @@ class Pod:
         return self.service_account.namespace
 
 
-# --- the kubelet ------------------------------------------------------------------------------
-
-
-class _Kubelet(threading.Thread):
-    """Polls the mock and refreshes due tokens; holds it weakly, so a dropped lab ends the thread."""
-
-    def __init__(self, mock: KubernetesMock, poll_seconds: float) -> None:
-        super().__init__(name="wif-lab-kubelet", daemon=True)
-        self._mock = weakref.ref(mock)
-        self.poll_seconds = poll_seconds
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopped.wait(self.poll_seconds):
-            mock = self._mock()
-            if mock is None:
-                return
-            mock.refresh_due()
-            del mock
-
-
 # --- the mock ---------------------------------------------------------------------------------
 
 
-class KubernetesMock:
+class KubernetesMock(Kubelet):
     """One AKS cluster with its OIDC issuer; by default the guide's ``inference/claude-inference``."""
 
     name = "kubernetes"
@@ -215,7 +197,7 @@ class KubernetesMock:
         self.node_name = f"aks-nodepool1-{self._rng.randrange(10**7, 10**8)}-vmss000000"
         self.node_uid = self._uid("node")
         self.jwks_fetches = 0  # how often a relying party fetched the keys
-        self._kubelet: _Kubelet | None = None
+        self._owners: dict[str, str] = {}  # namespace -> the shared lab's attendee who made it
 
         sa = self.add_service_account(DEFAULT_NAMESPACE, DEFAULT_SERVICE_ACCOUNT, client_id=client_id)
         self.default_pod = self.deploy(sa)
@@ -296,6 +278,25 @@ class KubernetesMock:
         with self._lock:
             return list(self._pods.values())
 
+    # -- a shared lab's attendees: namespaces of their own
+
+    def claim(self, namespace: str, attendee: str) -> None:
+        """Record ``namespace`` as ``attendee``'s (a shared lab gives each attendee ``<attendee>-…`` namespaces).
+
+        ValueError when the namespace is not named after the attendee or another attendee holds it.
+        """
+        if not namespace.startswith(f"{attendee}-"):
+            raise ValueError(f"namespace {namespace!r} is not {attendee!r}'s: an attendee's start with '{attendee}-'")
+        with self._lock:
+            owner = self._owners.setdefault(namespace, attendee)
+        if owner != attendee:
+            raise ValueError(f"namespace {namespace!r} belongs to another attendee")
+
+    def pods_of(self, attendee: str) -> list[Pod]:
+        """The pods running in ``attendee``'s namespaces (what their "rotate" refreshes)."""
+        with self._lock:
+            return [pod for pod in self._pods.values() if self._owners.get(pod.namespace) == attendee]
+
     # -- tokens
 
     def mint(
@@ -339,55 +340,15 @@ class KubernetesMock:
         assert isinstance(key, rsa.RSAPrivateKey)
         return jwt.encode(body, key, algorithm="RS256", headers={"kid": key_id(key), "typ": None})
 
+    def _volumes(self, pod: Pod) -> list[ProjectedVolume]:
+        return list(pod.volumes.values())
+
     def _write(self, pod: Pod, volume: ProjectedVolume, now: float | None = None) -> None:
         token = self.mint(pod.service_account, volume.audience, pod=pod, lifetime=volume.expiration_seconds,
                           now=now)
         write_atomic(volume.path, token.encode(), 0o644)  # no trailing newline, as kubelet writes it
         volume.token = token
         volume.claims = jwt.decode(token, options={"verify_signature": False})
-
-    def rotate(self, pod: Pod | None = None, *, now: float | None = None) -> list[ProjectedVolume]:
-        """Refresh every projected token of ``pod`` (default: every pod), whatever its age; ``now`` sets
-        the new tokens' ``iat`` (default: the lab clock)."""
-        with self._lock:
-            pods = [pod] if pod is not None else list(self._pods.values())
-            rotated = []
-            for p in pods:
-                for volume in p.volumes.values():
-                    self._write(p, volume, now)
-                    volume.rotations += 1
-                    rotated.append(volume)
-            return rotated
-
-    def refresh_due(self, now: float | None = None) -> list[ProjectedVolume]:
-        """What the kubelet does on each sync: replace the tokens past their refresh point."""
-        now = self.ctx.clock() if now is None else now
-        with self._lock:
-            rotated = []
-            for pod in self._pods.values():
-                for volume in pod.volumes.values():
-                    if volume.due(now, self.refresh_fraction):
-                        self._write(pod, volume, now)
-                        volume.rotations += 1
-                        rotated.append(volume)
-            return rotated
-
-    def start_kubelet(self, poll_seconds: float = 30.0) -> None:
-        """Refresh due tokens in the background, checking every ``poll_seconds``."""
-        with self._lock:
-            if self._kubelet is None or not self._kubelet.is_alive():
-                self._kubelet = _Kubelet(self, poll_seconds)
-                self._kubelet.start()
-
-    def stop_kubelet(self) -> None:
-        kubelet, self._kubelet = self._kubelet, None
-        if kubelet is not None:
-            kubelet.stopped.set()
-            kubelet.join(timeout=5)
-
-    def close(self) -> None:
-        """Called by the stack on stop: the kubelet thread ends with the cluster."""
-        self.stop_kubelet()
 
     # -- HTTP
 
@@ -406,7 +367,8 @@ class KubernetesMock:
         return JSONResponse(self.jwks())
 
     async def lab_rotate(self, request: Request) -> JSONResponse:
-        rotated = self.rotate()
+        attendee = request.path_params.get("attendee")
+        rotated = self.rotate(pods=self.pods_of(attendee)) if attendee is not None else self.rotate()
         return JSONResponse({"rotated": [
             {"path": str(v.path), "audience": v.audience, "jti": v.claims["jti"], "iat": v.claims["iat"]}
             for v in rotated
@@ -439,9 +401,12 @@ class KubernetesMock:
             "AZURE_TENANT_ID": self.tenant_id,
         }
 
-    def connection(self) -> dict[str, Any]:
-        pod = self.default_pod
+    def connection(self, pod: Pod | None = None, *, attendee: str | None = None) -> dict[str, Any]:
+        """The ``aks`` section for ``pod`` (default: the guide's); on a shared lab, for an attendee's own pod,
+        with the lab URLs that act on the attendee's namespaces only."""
+        pod = pod or self.default_pod
         sa = pod.service_account
+        lab = f"{self.base_url}/lab/attendees/{attendee}" if attendee else f"{self.base_url}/lab"
         return {
             "base_url": self.base_url,
             "issuer": self.issuer,
@@ -458,5 +423,6 @@ class KubernetesMock:
             "anthropic_token_file": str(pod.volumes[ANTHROPIC_VOLUME].path),
             "scope": self.default_scope,
             "env": self.webhook_env(pod),
-            "rotate_url": f"{self.base_url}/lab/rotate",
+            "rotate_url": f"{lab}/rotate",
+            "pods_url": f"{lab}/pods",
         }

@@ -54,8 +54,9 @@ from ..errors import EXCEPTION_HANDLERS
 from ..inbound import Rejected, json_object
 from ..keys import PrivateKey, public_jwk
 from ..tls import write_atomic
-from .cluster import MAX_REFRESH_AGE, REFRESH_FRACTION, ServiceAccount, _Kubelet, api_server_discovery, key_id
+from .cluster import MAX_REFRESH_AGE, REFRESH_FRACTION, ServiceAccount, api_server_discovery, key_id
 from .errors import BadRequest, Forbidden, Invalid, NotFound, Unauthorized, UnsupportedMediaType
+from .kubelet import Kubelet
 
 ISSUER = "https://kubernetes.default.svc.cluster.local"  # kubeadm's usual --service-account-issuer
 ANTHROPIC_AUDIENCE = "https://api.anthropic.com"
@@ -149,7 +150,7 @@ class ClusterPod:
         return self.service_account.namespace
 
 
-class SelfManagedCluster:
+class SelfManagedCluster(Kubelet):
     """One kubeadm-style cluster: API server (issuer, TokenRequest), kubelet, and the guide's pods."""
 
     name = "kubernetes_cluster"
@@ -185,14 +186,12 @@ class SelfManagedCluster:
         self.node_name = "worker-1"
         self.node_uid = self._uid("node:worker-1")
         self.jwks_fetches = 0
-        self._kubelet: _Kubelet | None = None
         for namespace, name in (PAGE_WORKLOAD, OTHER_WORKLOAD):
             self.add_service_account(namespace, name)
         self.page_pod = self.run_pod(*PAGE_WORKLOAD, projections=[PAGE_PROJECTION])
         self.other_pod = self.run_pod(*OTHER_WORKLOAD)
         if kubelet_poll_seconds:
-            self._kubelet = _Kubelet(self, kubelet_poll_seconds)  # type: ignore[arg-type]
-            self._kubelet.start()
+            self.start_kubelet(kubelet_poll_seconds)
 
     def _uid(self, label: str) -> str:
         return seeded_guid(self.ctx.seed, f"{self.name}:{label}")
@@ -273,8 +272,7 @@ class SelfManagedCluster:
     def pod(self, namespace: str, service_account: str) -> ClusterPod:
         return self._pods[(namespace, service_account)]
 
-    @staticmethod
-    def _volumes(pod: ClusterPod) -> list[TokenFile]:
+    def _volumes(self, pod: ClusterPod) -> list[TokenFile]:
         return [pod.default_token, *pod.projected]
 
     # -- tokens
@@ -304,36 +302,6 @@ class SelfManagedCluster:
         write_atomic(volume.path, token.encode(), 0o644)
         volume.token = token
         volume.claims = jwt.decode(token, options={"verify_signature": False})
-
-    def rotate(self, *, now: float | None = None) -> list[TokenFile]:
-        """The kubelet refreshes every token file now, whatever its age."""
-        with self._lock:
-            rotated = []
-            for pod in self._pods.values():
-                for volume in self._volumes(pod):
-                    self._write(pod, volume, now)
-                    volume.rotations += 1
-                    rotated.append(volume)
-            return rotated
-
-    def refresh_due(self, now: float | None = None) -> list[TokenFile]:
-        """One kubelet sync: replace the token files past 80 % of their requested lifetime (or 24 h)."""
-        now = self.ctx.clock() if now is None else now
-        with self._lock:
-            rotated = []
-            for pod in self._pods.values():
-                for volume in self._volumes(pod):
-                    if volume.due(now, self.refresh_fraction):
-                        self._write(pod, volume, now)
-                        volume.rotations += 1
-                        rotated.append(volume)
-            return rotated
-
-    def close(self) -> None:
-        kubelet, self._kubelet = self._kubelet, None
-        if kubelet is not None:
-            kubelet.stopped.set()
-            kubelet.join(timeout=5)
 
     # -- the API server's authentication and TokenRequest
 

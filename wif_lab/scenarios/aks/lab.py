@@ -47,10 +47,17 @@ def _call(rb: Runbook, method: str, url: str, what: str, *, missing_ok: bool = F
     return dict(response.json())
 
 
+def _pods_url(rb: Runbook, namespace: str, name: str) -> str:
+    """Where the lab runs ``namespace/name``: on a shared lab, in the attendee's own ``<attendee>-<namespace>``."""
+    assert rb.lab is not None
+    k8s = rb.lab.section("aks")
+    pods = k8s.get("pods_url") or f"{k8s['base_url']}/lab/pods"  # a lab from before attendees had namespaces
+    return f"{pods}/{rb.object_name(namespace)}/{name}"
+
+
 def _pod(rb: Runbook, namespace: str, name: str, client_id: str | None) -> dict[str, Any]:
     """The pod running as ``namespace/name`` (account annotated with ``client_id``), created on first use."""
-    assert rb.lab is not None
-    url = f"{rb.lab.section('aks')['base_url']}/lab/pods/{namespace}/{name}"
+    url = _pods_url(rb, namespace, name)
     pod = _call(rb, "PUT", url, "the lab's cluster", json={"client_id": client_id})
     assert pod is not None
     return pod
@@ -97,11 +104,13 @@ def rotate(rb: Runbook) -> Table | Note:
 
 
 def entra_received(rb: Runbook, token: str) -> Table | Note:
-    """Which projected token Entra saw in its latest federated request (the lab's sign-in log)."""
+    """Which projected token Entra saw in the pod's identity's latest federated request (the lab's sign-in log;
+    filtered by the identity, so on a shared lab it is never another attendee's request)."""
     seen = None
     if rb.lab is not None:
+        client_id = rb.lab.section("aks")["env"]["AZURE_CLIENT_ID"]
         log = _call(rb, "GET", f"{rb.lab.section('entra')['base_url']}/lab/federated_requests",
-                    "the lab tenant's sign-in log", params={"limit": 1})
+                    "the lab tenant's sign-in log", params={"limit": 1, "client_id": client_id})
         seen = (log or {}).get("data", [None])[0] if (log or {}).get("data") else None
     if seen is None:
         return Note("live mode: Entra's sign-in logs (Service principal sign-ins → Managed identity) record each "
@@ -169,7 +178,7 @@ def other_workload(rb: Runbook, client: WorkloadIdentityClient) -> WorkloadIdent
     """``reporting/batch-reporting``: its own identity and a credential of its own, same tenant (lab only)."""
     if rb.lab is None:
         return None
-    identity = _identity(rb, name=OTHER_WORKLOAD[1])
+    identity = _identity(rb, name=rb.object_name(OTHER_WORKLOAD[1]))
     pod = _pod(rb, *OTHER_WORKLOAD, client_id=identity["client_id"])
     _credential(rb, identity["name"], name="aks-batch-reporting", subject=pod["subject"])
     return client_for(client, pod["token_files"][AZURE_VOLUME], client_id=identity["client_id"])
@@ -191,6 +200,6 @@ def direct_token(rb: Runbook, service_account: str | None = None) -> str | None:
     k8s = rb.lab.section("aks")
     if service_account is None:
         return read_token_file(k8s["anthropic_token_file"])
-    url = f"{k8s['base_url']}/lab/pods/{SECOND_SERVICE_ACCOUNT[0]}/{service_account}"
-    pod = _call(rb, "GET", url, "the lab's cluster", missing_ok=True)
+    pod = _call(rb, "GET", _pods_url(rb, SECOND_SERVICE_ACCOUNT[0], service_account), "the lab's cluster",
+                missing_ok=True)
     return read_token_file(pod["token_files"][ANTHROPIC_VOLUME]) if pod is not None else None
