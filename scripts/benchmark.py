@@ -188,10 +188,18 @@ def floor_app() -> Any:
 
 
 def serve_floor(port: int, cert: str, key: str) -> None:
+    """The floor runs with the lab's own server settings (HTTP parser, event loop), so the two compare fairly."""
+    import asyncio
+
     import uvicorn
 
-    uvicorn.run(floor_app(), host="127.0.0.1", port=port, ssl_certfile=cert, ssl_keyfile=key,
-                log_level="critical", access_log=False, lifespan="off")
+    from wif_lab.mock.stack import server_settings
+
+    http, loop_factory = server_settings()
+    config = uvicorn.Config(floor_app(), host="127.0.0.1", port=port, ssl_certfile=cert, ssl_keyfile=key,
+                            log_level="critical", access_log=False, lifespan="off", http=http, loop="none")
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(uvicorn.Server(config).serve())
 
 
 def start_floor(tls: Any) -> Server:

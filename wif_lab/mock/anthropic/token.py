@@ -280,6 +280,22 @@ def key_source(issuer: dict[str, Any]) -> KeySource | None:
     jwks = issuer.get("jwks") or {"type": "discovery"}
     if jwks.get("type") == "inline":
         return None
+    settings = (issuer.get("id"), issuer.get("issuer_url"), *jwks.items())
+    if all(isinstance(k, str) and (v is None or type(v) is str) for k, v in (("", settings[0]), ("", settings[1]),
+                                                                              *jwks.items())):
+        # Text settings, as the Admin API stores them: the same settings give the same source, from a cache
+        # (comparing the record as it is now, so an edited issuer gets a new one).
+        return _key_source(settings)
+    return _build_key_source(issuer, jwks)
+
+
+@functools.lru_cache(maxsize=256)
+def _key_source(settings: tuple[Any, ...]) -> KeySource:
+    issuer_id, issuer_url, *jwks = settings
+    return _build_key_source({"id": issuer_id, "issuer_url": issuer_url}, dict(jwks))
+
+
+def _build_key_source(issuer: dict[str, Any], jwks: dict[str, Any]) -> KeySource:
     blob = json.dumps([issuer.get("id"), issuer.get("issuer_url"), jwks], sort_keys=True)
     name = hashlib.sha256(blob.encode()).hexdigest()
     ca = jwks.get("ca_cert_pem")
