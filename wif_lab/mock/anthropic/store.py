@@ -66,9 +66,9 @@ class IdGen:
         return "req_01" + random_chars(_ALPHABET, 22)
 
 
-@dataclass
+@dataclass(slots=True)
 class Grant:
-    """What an opaque ``sk-ant-oat01-`` access token is bound to."""
+    """What an opaque ``sk-ant-oat01-`` access token is bound to (slots: a busy lab holds many)."""
 
     service_account_id: str
     workspace_id: str | None
