@@ -280,12 +280,11 @@ def key_source(issuer: dict[str, Any]) -> KeySource | None:
     jwks = issuer.get("jwks") or {"type": "discovery"}
     if jwks.get("type") == "inline":
         return None
-    settings = (issuer.get("id"), issuer.get("issuer_url"), *jwks.items())
-    if all(isinstance(k, str) and (v is None or type(v) is str) for k, v in (("", settings[0]), ("", settings[1]),
-                                                                              *jwks.items())):
+    values = (issuer.get("id"), issuer.get("issuer_url"), *jwks.values())
+    if all(type(k) is str for k in jwks) and all(v is None or type(v) is str for v in values):
         # Text settings, as the Admin API stores them: the same settings give the same source, from a cache
-        # (comparing the record as it is now, so an edited issuer gets a new one).
-        return _key_source(settings)
+        # (looked up by the record as it is now, so an edited issuer gets a new one).
+        return _key_source((issuer.get("id"), issuer.get("issuer_url"), *jwks.items()))
     return _build_key_source(issuer, jwks)
 
 
