@@ -18,7 +18,8 @@ median over the repetitions; ratios are taken within one repetition. Assertions 
 run starts, so the figures measure the servers, not the signing.
 
 Targets (issue 15): P2 warm start ≤ the peer's start; P3 Okta ≥ 1.0× the peer; P4 Anthropic ≥ 2.0×
-the peer; flat cost: the rate after 100,000 requests within 10 % of the first 2,000.
+the peer; flat cost: the rate after 100,000 requests within 10 % of the first 2,000 (``--flat``, on a fresh lab
+started for it; printed with the CPU per request and the lab's memory as it fills).
 
 Run: python3 scripts/benchmark.py [--reps 5] [--requests 3000] [--flat 100000] [--no-peer]
 """
@@ -188,10 +189,18 @@ def floor_app() -> Any:
 
 
 def serve_floor(port: int, cert: str, key: str) -> None:
+    """The floor runs with the lab's own server settings (HTTP parser, event loop), so the two compare fairly."""
+    import asyncio
+
     import uvicorn
 
-    uvicorn.run(floor_app(), host="127.0.0.1", port=port, ssl_certfile=cert, ssl_keyfile=key,
-                log_level="critical", access_log=False, lifespan="off")
+    from wif_lab.mock.stack import server_settings
+
+    http, loop_factory = server_settings()
+    config = uvicorn.Config(floor_app(), host="127.0.0.1", port=port, ssl_certfile=cert, ssl_keyfile=key,
+                            log_level="critical", access_log=False, lifespan="off", http=http, loop="none")
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(uvicorn.Server(config).serve())
 
 
 def start_floor(tls: Any) -> Server:
@@ -358,6 +367,11 @@ def row(*cells: str) -> None:
     print("| " + " | ".join(cells) + " |")
 
 
+def machine_load() -> str:
+    """The 1/5/15-minute load averages: on a shared machine, read every figure beside them."""
+    return "load average " + " / ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} CPUs"
+
+
 @contextmanager
 def servers() -> Iterator[list[Server]]:
     running: list[Server] = []
@@ -417,6 +431,7 @@ def _measure(args: argparse.Namespace, tmp: Path, MockStack: Any, ensure_lab_tls
 
 def print_startup(start: dict[str, Series], reps: int) -> None:
     print(f"\n## Start-up, {reps} repetitions (min / median)\n")
+    print(f"at the end of the runs: {machine_load()}\n")
     row("what", "time", "vs peer (median)")
     row("---", "---", "---")
     peer_med = statistics.median(start["peer"].values) if start["peer"].values else None
@@ -482,6 +497,7 @@ def throughput(args: argparse.Namespace, state: Path, tls: Any, entry: Path | No
         mem_loaded = rss_mib(lab.proc.pid)
 
         print(f"\n## Throughput, {n:,} requests per run, {args.reps} interleaved repetitions (min / median)\n")
+        print(f"at the end of the runs: {machine_load()}\n")
         row("server", "threads", "requests/s", "server CPU µs/request", "× peer", "× floor",
             "× peer per CPU s", "× floor per CPU s")
         row("---", "---", "---", "---", "---", "---", "---", "---")
@@ -501,38 +517,76 @@ def throughput(args: argparse.Namespace, state: Path, tls: Any, entry: Path | No
               "compares requests per second of server CPU, which other load on a shared machine disturbs less "
               "than the wall-clock rate.")
 
-        # --- flat cost ------------------------------------------------------------------------------
-        if args.flat:
-            print(f"\n## Flat cost: rate of {args.window:,} requests at the start and after {args.flat:,} "
-                  f"(4 threads)\n")
-            row("server", "first window/s", f"after {args.flat:,}/s", "ratio", "CPU µs/request first → after")
-            row("---", "---", "---", "---", "---")
-            for name, url, make, form in (("okta", okta_url, targets.okta_forms, True),
-                                          ("anthropic", anth_url, targets.exchange_bodies, False)):
-                first = load(url, make(args.window), threads=4, ca=targets.ca, pid=lab.proc.pid, form=form)
-                sent = args.window
-                while sent < args.flat:
-                    chunk = min(5000, args.flat - sent)
-                    filled = load(url, make(chunk), threads=4, ca=targets.ca, pid=lab.proc.pid, form=form)
-                    failures[name] = failures.get(name, 0) + filled.failures
-                    sent += chunk
-                after = load(url, make(args.window), threads=4, ca=targets.ca, pid=lab.proc.pid, form=form)
-                row(name, f"{first.per_second:,.0f}", f"{after.per_second:,.0f}",
-                    f"{after.per_second / first.per_second:.2f}",
-                    f"{first.cpu_us or 0:,.0f} → {after.cpu_us or 0:,.0f}")
-            print(f"\nnon-200 answers: {({k: v for k, v in failures.items() if v}) or 'none'}")
-        mem_end = rss_mib(lab.proc.pid)
-
         print("\n## Memory (resident set)\n")
         row("process", "MiB")
         row("---", "---")
         for label, value in (("lab stack, just started", mem_start),
                              ("lab stack after the throughput runs", mem_loaded),
-                             (f"lab stack after the flat-cost runs ({args.flat:,} more requests)", mem_end),
                              ("peer", rss_mib(peer.proc.pid) if peer else None),
                              ("floor", rss_mib(floor.proc.pid))):
-            if value is not None and not (label.startswith("lab stack after the flat") and not args.flat):
+            if value is not None:
                 row(label, f"{value:,.0f}")
+        if args.flat:
+            lab.stop()  # the flat-cost check starts from a fresh lab: its first window is its first requests
+            flat_cost(args, state, floor, running)
+
+
+def flat_cost(args: argparse.Namespace, state: Path, floor: Server, running: list[Server]) -> None:
+    """Rate and CPU per request over the first ``--window`` requests of a fresh lab and after ``--flat``.
+
+    The floor answers a window just before each lab window: the machine is shared, and the lab's rate
+    divided by the floor's, taken a moment apart, is disturbed less by what else runs than either alone.
+    """
+    lab = start_lab(state)
+    running.append(lab)
+    targets = LabTargets.prepare(state)
+    okta_url = targets.connection["okta"]["token_endpoint"]
+    anth_url = targets.connection["anthropic"]["base_url"] + "/v1/oauth/token"
+    floor_body = [{"grant_type": "client_credentials"}] * args.window
+    memory = [("fresh lab, set up", rss_mib(lab.proc.pid))]
+    loads: list[str] = []
+    failures: dict[str, int] = {}
+
+    def window(url: str, items: list[dict[str, Any]], form: bool) -> tuple[Rate, Rate]:
+        ref = load(floor.base_url + "/token", floor_body, threads=4, ca=targets.ca, pid=floor.proc.pid, form=True)
+        return ref, load(url, items, threads=4, ca=targets.ca, pid=lab.proc.pid, form=form)
+
+    print(f"\n## Flat cost: the first {args.window:,} requests of a fresh lab against {args.window:,} after "
+          f"{args.flat:,} (4 threads)\n")
+    row("server", "first/s", f"after {args.flat:,}/s", "ratio", "floor-relative ratio",
+        "CPU µs/request first → after", "CPU ratio (first / after)")
+    row("---", "---", "---", "---", "---", "---", "---")
+    for name, url, make, form in (("okta", okta_url, targets.okta_forms, True),
+                                  ("anthropic", anth_url, targets.exchange_bodies, False)):
+        warm = max(1, args.window // 10)  # untimed, counted: a fresh process builds its caches (the JWKS) first
+        load(url, make(warm), threads=4, ca=targets.ca, pid=lab.proc.pid, form=form)
+        first_ref, first = window(url, make(args.window), form)
+        sent = warm + args.window
+        while sent < args.flat:
+            chunk = min(5000, args.flat - sent)
+            filled = load(url, make(chunk), threads=4, ca=targets.ca, pid=lab.proc.pid, form=form)
+            failures[name] = failures.get(name, 0) + filled.failures
+            sent += chunk
+        after_ref, after = window(url, make(args.window), form)
+        for rate in (first, after):
+            failures[name] = failures.get(name, 0) + rate.failures
+        relative = (after.per_second / after_ref.per_second) / (first.per_second / first_ref.per_second)
+        row(name, f"{first.per_second:,.0f}", f"{after.per_second:,.0f}", f"{after.per_second / first.per_second:.2f}",
+            f"{relative:.2f}", f"{first.cpu_us or 0:,.0f} → {after.cpu_us or 0:,.0f}",
+            f"{first.cpu_us / after.cpu_us:.2f}" if first.cpu_us and after.cpu_us else "—")
+        memory.append((f"after {args.flat:,} {name} requests", rss_mib(lab.proc.pid)))
+        loads.append(f"{name}: {machine_load()}")
+    print(f"\nnon-200 answers: {({k: v for k, v in failures.items() if v}) or 'none'}")
+    print(f"target: after within 10 % of first (ratio ≥ 0.90). The first window follows {max(1, args.window // 10):,} "
+          "untimed requests of the fresh lab (its caches fill); the floor-relative ratio divides out the machine's "
+          "drift between the two windows, and the CPU ratio (server CPU per request) is the least disturbed by it.")
+    print("machine load when each was done: " + "; ".join(loads))
+    print("\n## Memory of the flat-cost lab (resident set)\n")
+    row("when", "MiB")
+    row("---", "---")
+    for label, value in memory:
+        if value is not None:
+            row(label, f"{value:,.0f}")
 
 
 def main() -> None:

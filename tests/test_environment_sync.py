@@ -12,6 +12,7 @@ CONDA_NAMES: dict[str, str] = {"jupyter-client": "jupyter_client"}
 
 
 def _split(req: str) -> tuple[str, str]:
+    req = req.split(";")[0]  # an environment marker (uvloop: not on Windows) has no conda form
     m = re.match(r"^\s*([A-Za-z0-9_.-]+)(\[[^\]]*\])?\s*(.*)$", req)
     assert m, req
     return m.group(1).lower().replace("_", "-"), m.group(3).replace(" ", "")

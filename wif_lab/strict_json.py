@@ -107,5 +107,9 @@ def loads(data: bytes | bytearray | str, *, max_depth: int = MAX_DEPTH) -> Any:
         raise JSONRejected(f"nests deeper than {max_depth} levels") from None
     except ValueError as exc:  # JSONDecodeError, and int()'s digit limit
         raise JSONRejected(f"is not valid JSON ({str(exc).split(':')[0]})") from None
-    _check_tree(value, max_depth)
+    # A lone surrogate needs a \u escape (or a str handed in with one: UTF-8 bytes cannot carry it), and
+    # nesting deeper than max_depth needs more brackets than that: without either, the walk finds nothing.
+    from_bytes = isinstance(data, bytes | bytearray)
+    if not (from_bytes or text.isascii()) or "\\u" in text or text.count("{") + text.count("[") > max_depth:
+        _check_tree(value, max_depth)
     return value

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -59,6 +59,9 @@ class KeySource:
 class _Entry:
     keys: list[dict[str, Any]]
     fetched_at: float
+    # Key objects built from ``keys``, by (kid, alg): a fetched key set is never changed, only replaced by
+    # a new entry, so what is built here is only ever used with the JWK it was built from.
+    objects: dict[tuple[str, str], Any] = field(default_factory=dict)
 
 
 class IssuerKeys:
@@ -96,6 +99,10 @@ class IssuerKeys:
     async def key_for(self, source: KeySource, kid: str) -> dict[str, Any] | None:
         """The JWK with ``kid``, or None when the key set lacks it; :class:`KeysUnavailable` when there is
         no key set to look in."""
+        return (await self._lookup(source, kid))[1]
+
+    async def _lookup(self, source: KeySource, kid: str) -> tuple[_Entry, dict[str, Any] | None]:
+        """The cache entry looked in (fetched first when stale) and the JWK with ``kid`` in it, if any."""
         name = source.cache_key
         lock = self._locks.setdefault(name, asyncio.Lock())
         async with lock:  # one fetch per issuer at a time; the others then read its result
@@ -103,20 +110,25 @@ class IssuerKeys:
             entry = self._cache.get(name)
             if entry is None or now - entry.fetched_at > self.cache_seconds:
                 entry = self._cache[name] = _Entry(await self._fetch(source), now)
-                return _find(entry.keys, kid)
+                return entry, _find(entry.keys, kid)
             found = _find(entry.keys, kid)
             if found is None and now - self._forced.get(name, float("-inf")) >= self.refetch_seconds:
                 # A kid we have not seen: the issuer may have rotated. Re-fetch once, rate-limited.
                 self._forced[name] = now
                 entry = self._cache[name] = _Entry(await self._fetch(source), now)
                 found = _find(entry.keys, kid)
-            return found
+            return entry, found
 
     async def key_object(self, source: KeySource, kid: str, alg: str) -> Any | None:
         """The verification key for ``kid`` used with ``alg``; None when the key set lacks ``kid``. A JWK
-        pyjwt cannot use raises what ``jwt.PyJWK`` raises."""
-        jwk = await self.key_for(source, kid)
-        return None if jwk is None else key_from_jwk(jwk, alg)
+        pyjwt cannot use raises what ``jwt.PyJWK`` raises (every time: failures are not kept)."""
+        entry, jwk = await self._lookup(source, kid)
+        if jwk is None:
+            return None
+        key = entry.objects.get((kid, alg))
+        if key is None:
+            key = entry.objects[(kid, alg)] = key_from_jwk(jwk, alg)
+        return key
 
     async def _fetch(self, source: KeySource) -> list[dict[str, Any]]:
         first = source.jwks_url or (source.discovery_base or "").rstrip("/") + DISCOVERY_PATH

@@ -13,7 +13,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,27 @@ from .tls import ensure_lab_tls, write_atomic
 CONNECTION_VERSION = 1
 
 
+def server_settings() -> tuple[str, Callable[[], asyncio.AbstractEventLoop] | None]:
+    """uvicorn's HTTP parser and the event loop each mock server runs on.
+
+    ``httptools`` (llhttp, in C) parses a request in a fraction of pure-Python ``h11``'s time and ``uvloop``
+    runs the loop and its TLS in C: together they took ~40 % of the CPU a token request costs the server
+    (scripts/benchmark.py measures it). Both are declared dependencies; without them (a platform with no
+    wheel) the mocks answer the same on ``h11`` and asyncio's own loop, only slower.
+    """
+    try:
+        import httptools  # noqa: F401
+        http = "httptools"
+    except ImportError:
+        http = "h11"
+    try:
+        import uvloop
+        factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
+    except ImportError:
+        factory = None
+    return http, factory
+
+
 class _Server(threading.Thread):
     def __init__(self, name: str, app: Any, sock: socket.socket, tls: Any | None) -> None:
         super().__init__(name=f"wif-lab-{name}", daemon=True)
@@ -36,9 +57,10 @@ class _Server(threading.Thread):
         # log_config=None: uvicorn would otherwise re-apply its logging dictConfig (level INFO) for every
         # server it configures, racing a server that is already starting — whose "Started server process"
         # line then leaks into a notebook's stderr. The level alone is enough to keep the mocks quiet.
+        http, self.loop_factory = server_settings()
         config = uvicorn.Config(
             app, log_level="critical", log_config=None, access_log=False, lifespan="off",
-            timeout_graceful_shutdown=1, **kwargs
+            timeout_graceful_shutdown=1, http=http, loop="none", **kwargs
         )
         self.server = uvicorn.Server(config)
         self.sock = sock
@@ -46,7 +68,8 @@ class _Server(threading.Thread):
 
     def run(self) -> None:
         try:
-            asyncio.run(self.server.serve(sockets=[self.sock]))
+            with asyncio.Runner(loop_factory=self.loop_factory) as runner:
+                runner.run(self.server.serve(sockets=[self.sock]))
         except BaseException as exc:  # surfaced by MockStack.start
             self.error = exc
 

@@ -5,15 +5,28 @@ Records are kept in the exact JSON shape the Admin API returns (``FederationIssu
 rules engine can evaluate the same dicts the notebooks get back from the SDK.
 IDs come from a seeded generator: a fresh lab gives the same IDs every run, which keeps notebook
 outputs stable.
+
+What grows with traffic is bounded, so a lab that has answered a hundred thousand exchanges costs
+what a fresh one does:
+
+- the authentication history keeps the most recent :data:`MAX_EVENTS` attempts (the Console shows
+  recent attempts; its retention period is not published, so this is a lab bound, far above the
+  1,000 one ``GET /lab/events`` page may return);
+- an access token is forgotten once it has expired (it is refused from that moment anyway), and at
+  most :data:`MAX_LIVE_TOKENS` unexpired ones are kept: past that, the one closest to its expiry is
+  revoked early, and the SDK answers its 401 by exchanging again. Tokens that never expire (the lab
+  admin's) are not counted.
 """
 
 from __future__ import annotations
 
+import heapq
 import random
 import secrets
 import string
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +37,8 @@ from ..replay import ReplayLedger
 
 _ALPHABET = string.digits + string.ascii_letters
 ACCESS_TOKEN_PREFIX = "sk-ant-oat01-"
+MAX_EVENTS = 10_000
+MAX_LIVE_TOKENS = 100_000
 
 
 def iso(ts: float) -> str:
@@ -51,9 +66,9 @@ class IdGen:
         return "req_01" + random_chars(_ALPHABET, 22)
 
 
-@dataclass
+@dataclass(slots=True)
 class Grant:
-    """What an opaque ``sk-ant-oat01-`` access token is bound to."""
+    """What an opaque ``sk-ant-oat01-`` access token is bound to (slots: a busy lab holds many)."""
 
     service_account_id: str
     workspace_id: str | None
@@ -107,7 +122,8 @@ class AuthEvent:
 
 
 class Store:
-    def __init__(self, *, clock: Callable[[], float], seed: int, org_name: str = "wif-lab") -> None:
+    def __init__(self, *, clock: Callable[[], float], seed: int, org_name: str = "wif-lab",
+                 max_events: int = MAX_EVENTS, max_live_tokens: int = MAX_LIVE_TOKENS) -> None:
         self.clock = clock
         self.ids = IdGen(seed)
         self.lock = threading.RLock()
@@ -120,9 +136,12 @@ class Store:
         self.service_accounts: dict[str, dict[str, Any]] = {}
         self.sa_workspaces: dict[str, dict[str, dict[str, Any]]] = {}
         self.grants: dict[str, Grant] = {}
+        self.max_live_tokens = max_live_tokens
+        self._grant_expiry: list[tuple[float, int, str]] = []  # (expires_at, mint number, token): a heap
+        self._minted = 0
         # (issuer id, jti) of accepted assertions; nothing is forgotten below 10,000 entries, as before.
         self.jti_ledger = ReplayLedger(keep_at_least=10_000)
-        self.events: list[AuthEvent] = []
+        self.events: deque[AuthEvent] = deque(maxlen=max_events)  # the oldest fall off the far end
         self.default_workspace_id = self.create_workspace("Default", is_default=True)["id"]
 
     def now(self) -> float:
@@ -165,7 +184,29 @@ class Store:
         token = ACCESS_TOKEN_PREFIX + secrets.token_urlsafe(48)
         with self.lock:
             self.grants[token] = grant
+            if grant.expires_at is not None:
+                self._minted += 1
+                heapq.heappush(self._grant_expiry, (grant.expires_at, self._minted, token))
+                self._forget_grants(self.clock())
         return token
+
+    def _forget_grants(self, now: float) -> None:
+        """Drop expired tokens, then the earliest-expiring ones above the cap (caller holds the lock).
+
+        A heap entry whose token has been dropped or replaced since (a test may swap ``grants``) is
+        skipped, so only the grant it was pushed for is ever removed.
+        """
+        expiry = self._grant_expiry
+        while expiry and (expiry[0][0] <= now or len(expiry) > self.max_live_tokens):
+            expires_at, _, token = heapq.heappop(expiry)
+            grant = self.grants.get(token)
+            if grant is not None and grant.expires_at == expires_at:
+                del self.grants[token]
+
+    def live_token_count(self) -> int:
+        """Tokens with an expiry still held (expired ones may linger until the next mint)."""
+        with self.lock:
+            return len(self._grant_expiry)
 
     def grant_for(self, token: str) -> Grant | None:
         with self.lock:

@@ -280,6 +280,21 @@ def key_source(issuer: dict[str, Any]) -> KeySource | None:
     jwks = issuer.get("jwks") or {"type": "discovery"}
     if jwks.get("type") == "inline":
         return None
+    values = (issuer.get("id"), issuer.get("issuer_url"), *jwks.values())
+    if all(type(k) is str for k in jwks) and all(v is None or type(v) is str for v in values):
+        # Text settings, as the Admin API stores them: the same settings give the same source, from a cache
+        # (looked up by the record as it is now, so an edited issuer gets a new one).
+        return _key_source((issuer.get("id"), issuer.get("issuer_url"), *jwks.items()))
+    return _build_key_source(issuer, jwks)
+
+
+@functools.lru_cache(maxsize=256)
+def _key_source(settings: tuple[Any, ...]) -> KeySource:
+    issuer_id, issuer_url, *jwks = settings
+    return _build_key_source({"id": issuer_id, "issuer_url": issuer_url}, dict(jwks))
+
+
+def _build_key_source(issuer: dict[str, Any], jwks: dict[str, Any]) -> KeySource:
     blob = json.dumps([issuer.get("id"), issuer.get("issuer_url"), jwks], sort_keys=True)
     name = hashlib.sha256(blob.encode()).hexdigest()
     ca = jwks.get("ca_cert_pem")
