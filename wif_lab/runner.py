@@ -1,8 +1,9 @@
 """Run notebooks headless with papermill, and regenerate the committed reference outputs.
 
-One process, the papermill Python API, a fresh kernel per notebook (no state leaks), a cell
-timeout, immediate kernel shutdown (graceful shutdown sometimes stalls seconds), and one summary
-line per notebook. A failed run keeps its executed notebook for reading.
+One process, the papermill Python API, a fresh kernel per notebook (no state leaks) and, in mock mode, a
+fresh lab per notebook that this process hosts (no kernel pays for starting one), a cell timeout,
+immediate kernel shutdown (graceful shutdown sometimes stalls seconds), and one summary line per
+notebook. A failed run keeps its executed notebook for reading.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import json
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import hosted_lab
 from .errors import ConfigurationError
 from .widgetstate import stabilise
 
@@ -118,7 +121,13 @@ def run(
     output_dir: Path = BUILD_DIR,
     timeout: int = DEFAULT_TIMEOUT,
     directory: Path = NOTEBOOK_DIR,
+    host_labs: bool | None = None,
 ) -> int:
+    """Run ``names`` (default: all) one after another, each in a fresh kernel.
+
+    In mock mode the runner hosts each kernel's lab (:mod:`wif_lab.hosted_lab`: a fresh one per notebook)
+    unless ``WIF_LAB_CONNECTION`` names the user's own; ``host_labs=False`` lets every kernel start its own.
+    """
     notebooks = find_notebooks(names, directory)
     if not notebooks:
         print(f"No notebooks found in {_rel(directory)}/ — nothing to run.")
@@ -126,11 +135,14 @@ def run(
     typed = {nb: typed_parameters(nb, parameters or {}) for nb in notebooks}  # every name checked before any run
     mode = (parameters or {}).get("mode", "mock")
     print(f"Running {len(notebooks)} notebook(s) headless (mode={mode}); executed copies in {_rel(output_dir)}/")
+    hosting = hosted_lab.wanted(mode) if host_labs is None else host_labs
     results = []
-    for nb in notebooks:
-        result = execute(nb, output_dir / nb.name, typed[nb], timeout)
-        print(result.line(), flush=True)
-        results.append(result)
+    with hosted_lab.HostedLabs() if hosting else nullcontext() as labs:
+        for nb in notebooks:
+            with labs.lab() if labs else nullcontext():
+                result = execute(nb, output_dir / nb.name, typed[nb], timeout)
+            print(result.line(), flush=True)
+            results.append(result)
     failed = [r for r in results if not r.ok]
     total = sum(r.seconds for r in results)
     print(f"{len(results) - len(failed)} passed, {len(failed)} failed in {total:.1f} s")
