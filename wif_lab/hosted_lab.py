@@ -19,8 +19,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .lab import ENV_CONNECTION, default_state_dir, new_run_dir
+
+if TYPE_CHECKING:
+    from .mock.stack import MockStack
 
 
 def wanted(mode: str) -> bool:
@@ -71,6 +75,6 @@ class HostedLabs:
         self.close()
 
 
-def _stop(stack: object, run_dir: Path) -> None:
-    stack.stop()  # type: ignore[attr-defined]
+def _stop(stack: MockStack, run_dir: Path) -> None:
+    stack.stop()
     shutil.rmtree(run_dir, ignore_errors=True)
