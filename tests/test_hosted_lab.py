@@ -28,8 +28,10 @@ def labs(state_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> An
 def test_each_notebook_gets_a_fresh_private_lab_named_in_the_environment(labs: Any, tmp_path: Path) -> None:
     ids = []
     for _ in range(2):
-        with labs.lab() as connection_file:
-            assert Path(os.environ[ENV_CONNECTION]) == connection_file
+        with labs.lab() as hosted:
+            connection_file = hosted.connection_file
+            assert Path(os.environ[ENV_CONNECTION]) == connection_file  # named before the lab is up
+            assert hosted.ready() == connection_file
             assert json.loads(connection_file.read_text())["private"] is True
             rb = wl.open_runbook("mock")
             assert rb.lab is not None and rb.lab.stack is None and rb.lab.private and rb.attendee is None
@@ -67,8 +69,12 @@ def test_run_starts_each_kernel_with_a_hosted_lab(monkeypatch: pytest.MonkeyPatc
                        "outputs": [], "source": 'mode = "mock"'}]}))
     seen: list[str | None] = []
 
-    def execute(notebook: Path, output: Path, parameters: dict[str, Any], timeout: int) -> runner.RunResult:
+    def execute(notebook: Path, output: Path, parameters: dict[str, Any], timeout: int,
+                on_start: Any = None) -> runner.RunResult:
         seen.append(os.environ.get(ENV_CONNECTION))  # what a kernel started now would inherit
+        if on_start is not None:  # papermill calls it once the kernel is ready: by then the lab answers
+            on_start(notebook=None)
+            assert wl.attach(os.environ[ENV_CONNECTION]).private
         return runner.RunResult(notebook, output, True, 0.0)
 
     monkeypatch.setattr(runner, "execute", execute)
@@ -82,3 +88,12 @@ def test_run_starts_each_kernel_with_a_hosted_lab(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv(ENV_CONNECTION, "/the/users/own/connection.json")
     assert runner.run(directory=tmp_path, output_dir=tmp_path / "out") == 0
     assert seen[4:] == ["/the/users/own/connection.json"] * 2
+
+
+def test_a_lab_that_cannot_start_says_so_when_the_kernel_is_ready(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WIF_LAB_RUN_DIR", str(tmp_path / "run"))
+    (tmp_path / "not-a-folder").write_text("")
+    with hosted_lab.HostedLabs(tmp_path / "not-a-folder") as labs, labs.lab() as hosted, \
+            pytest.raises(OSError):
+        hosted.ready()

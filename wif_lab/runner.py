@@ -13,7 +13,7 @@ import difflib
 import json
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +76,9 @@ def _describe(exc: BaseException) -> str:
     return f"{ename}: {first}"[:300]
 
 
-def execute(notebook: Path, output: Path, parameters: dict[str, Any], timeout: int) -> RunResult:
+def execute(notebook: Path, output: Path, parameters: dict[str, Any], timeout: int,
+            on_start: Callable[..., Any] | None = None) -> RunResult:
+    """Run one notebook in a fresh kernel; ``on_start`` is called once the kernel is ready, before any cell."""
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -91,6 +93,7 @@ def execute(notebook: Path, output: Path, parameters: dict[str, Any], timeout: i
             request_save_on_cell_execute=False, shutdown_kernel="immediate", log_output=False,
             extra_arguments=["--IPKernelApp.log_level=ERROR"],  # quiet the kernel's own start-up warnings
             kernel_manager_class=SlicedPollKernelManager,  # no minute-long stalls on a missed wake-up
+            on_notebook_start=on_start,
         )
     except pm.PapermillExecutionError as exc:
         # Expected failures are shown as outcomes, never raised: any error output is a failure.
@@ -139,8 +142,8 @@ def run(
     results = []
     with hosted_lab.HostedLabs() if hosting else nullcontext() as labs:
         for nb in notebooks:
-            with labs.lab() if labs else nullcontext():
-                result = execute(nb, output_dir / nb.name, typed[nb], timeout)
+            with labs.lab() if labs else nullcontext() as lab:  # the lab starts while the kernel does
+                result = execute(nb, output_dir / nb.name, typed[nb], timeout, lab.ready if lab else None)
             print(result.line(), flush=True)
             results.append(result)
     failed = [r for r in results if not r.ok]
