@@ -204,6 +204,15 @@ class Lab:
     def default_workspace_id(self) -> str:
         return self.connection.anthropic["default_workspace_id"]
 
+    @property
+    def private(self) -> bool:
+        """Whether this lab serves this kernel alone: embedded, or started for it by the notebook runner.
+
+        A private lab is fresh and nobody else's, so the kernel treats it as its own (no attendee namespace),
+        whichever process hosts its servers.
+        """
+        return self.stack is not None or self.connection.data.get("private") is True
+
     def section(self, name: str) -> dict[str, Any]:
         return self.connection.section(name)
 
@@ -281,17 +290,24 @@ def start(state_dir: str | Path | None = None, *, host: str = "127.0.0.1", port:
     from .mock.stack import MockStack
 
     state = Path(state_dir) if state_dir else default_state_dir()
-    # Keys and CA are cached in the state dir for every lab (it may be read-only); this lab's connection
-    # file and token files get a folder of their own under the run root, so two kernels (notebooks run
-    # side by side) never overwrite each other's pod token files.
-    run_root = default_run_root()
-    _prune_run_dirs(run_root)
-    run_dir = run_root / f"{os.getpid()}-{secrets.token_hex(4)}"
+    run_dir = new_run_dir()
     stack = MockStack(state, host=host, port=port, connection_file=run_dir / "connection.json", run_dir=run_dir)
     stack.start()
     lab = Lab(Connection.load(stack.connection_file), stack, run_dir=run_dir)
     atexit.register(lab.close)
     return lab
+
+
+def new_run_dir() -> Path:
+    """A folder (not yet created) for one lab's connection file and token files, named after this process.
+
+    Keys and CA are cached in the state dir for every lab (it may be read-only); each lab's own files get a
+    folder of their own under the run root, so two kernels (notebooks run side by side) never overwrite each
+    other's pod token files. Folders of processes that are gone are removed first.
+    """
+    run_root = default_run_root()
+    _prune_run_dirs(run_root)
+    return run_root / f"{os.getpid()}-{secrets.token_hex(4)}"
 
 
 def _prune_run_dirs(run_root: Path) -> None:

@@ -179,7 +179,7 @@ class Runbook:
         return Settings(values)
 
     def __repr__(self) -> str:
-        where = "the embedded lab" if self.lab and self.lab.stack else ("an attached lab" if self.lab else "LIVE")
+        where = "the embedded lab" if self.lab and self.lab.private else ("an attached lab" if self.lab else "LIVE")
         return (f"Runbook(mode={self.mode!r}, against {where}: Claude API {self.base_url}, "
                 f"organization {self.organization_id})")
 
@@ -542,7 +542,7 @@ def open_runbook(
            "service_account_id": service_account_id or None, "workspace_id": workspace_id or None}
     if mode == "mock":
         lab = connect(connection_file or None)
-        name = attendee_name(attendee) if lab.stack is None else None
+        name = None if lab.private else attendee_name(attendee)
         if name:
             join(lab, name)
         return Runbook(mode, lab, base_url=lab.base_url, organization_id=lab.organization_id, verify=lab.ca_bundle,

@@ -1,8 +1,9 @@
 """Run notebooks headless with papermill, and regenerate the committed reference outputs.
 
-One process, the papermill Python API, a fresh kernel per notebook (no state leaks), a cell
-timeout, immediate kernel shutdown (graceful shutdown sometimes stalls seconds), and one summary
-line per notebook. A failed run keeps its executed notebook for reading.
+One process, the papermill Python API, a fresh kernel per notebook (no state leaks) and, in mock mode, a
+fresh lab per notebook that this process hosts (no kernel pays for starting one), a cell timeout,
+immediate kernel shutdown (graceful shutdown sometimes stalls seconds), and one summary line per
+notebook. A failed run keeps its executed notebook for reading.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import difflib
 import json
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import hosted_lab
 from .errors import ConfigurationError
 from .widgetstate import stabilise
 
@@ -73,7 +76,9 @@ def _describe(exc: BaseException) -> str:
     return f"{ename}: {first}"[:300]
 
 
-def execute(notebook: Path, output: Path, parameters: dict[str, Any], timeout: int) -> RunResult:
+def execute(notebook: Path, output: Path, parameters: dict[str, Any], timeout: int,
+            on_start: Callable[..., Any] | None = None) -> RunResult:
+    """Run one notebook in a fresh kernel; ``on_start`` is called once the kernel is ready, before any cell."""
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -88,6 +93,7 @@ def execute(notebook: Path, output: Path, parameters: dict[str, Any], timeout: i
             request_save_on_cell_execute=False, shutdown_kernel="immediate", log_output=False,
             extra_arguments=["--IPKernelApp.log_level=ERROR"],  # quiet the kernel's own start-up warnings
             kernel_manager_class=SlicedPollKernelManager,  # no minute-long stalls on a missed wake-up
+            on_notebook_start=on_start,
         )
     except pm.PapermillExecutionError as exc:
         # Expected failures are shown as outcomes, never raised: any error output is a failure.
@@ -118,7 +124,13 @@ def run(
     output_dir: Path = BUILD_DIR,
     timeout: int = DEFAULT_TIMEOUT,
     directory: Path = NOTEBOOK_DIR,
+    host_labs: bool | None = None,
 ) -> int:
+    """Run ``names`` (default: all) one after another, each in a fresh kernel.
+
+    In mock mode the runner hosts each kernel's lab (:mod:`wif_lab.hosted_lab`: a fresh one per notebook)
+    unless ``WIF_LAB_CONNECTION`` names the user's own; ``host_labs=False`` lets every kernel start its own.
+    """
     notebooks = find_notebooks(names, directory)
     if not notebooks:
         print(f"No notebooks found in {_rel(directory)}/ — nothing to run.")
@@ -126,11 +138,14 @@ def run(
     typed = {nb: typed_parameters(nb, parameters or {}) for nb in notebooks}  # every name checked before any run
     mode = (parameters or {}).get("mode", "mock")
     print(f"Running {len(notebooks)} notebook(s) headless (mode={mode}); executed copies in {_rel(output_dir)}/")
+    hosting = hosted_lab.wanted(mode) if host_labs is None else host_labs
     results = []
-    for nb in notebooks:
-        result = execute(nb, output_dir / nb.name, typed[nb], timeout)
-        print(result.line(), flush=True)
-        results.append(result)
+    with hosted_lab.HostedLabs() if hosting else nullcontext() as labs:
+        for nb in notebooks:
+            with labs.lab() if labs else nullcontext() as lab:  # the lab starts while the kernel does
+                result = execute(nb, output_dir / nb.name, typed[nb], timeout, lab.ready if lab else None)
+            print(result.line(), flush=True)
+            results.append(result)
     failed = [r for r in results if not r.ok]
     total = sum(r.seconds for r in results)
     print(f"{len(results) - len(failed)} passed, {len(failed)} failed in {total:.1f} s")

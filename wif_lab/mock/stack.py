@@ -117,6 +117,7 @@ class MockStack:
         run_dir: Path | None = None,
         seed: int = 20260617,
         connection_mode: int = 0o600,
+        private: bool = False,
     ) -> None:
         from .registry import default_specs
 
@@ -131,6 +132,7 @@ class MockStack:
         self.run_dir = Path(run_dir) if run_dir else self.connection_file.parent
         self.seed = seed
         self.connection_mode = connection_mode  # 0o644 for a workshop's shared lab (attendees read it)
+        self.private = private  # started for one kernel alone (the notebook runner's): it counts as that kernel's own
         self.mocks: dict[str, Mock] = {}
         self.context: LabContext | None = None
         self._servers: list[_Server] = []
@@ -190,6 +192,8 @@ class MockStack:
             "ca_bundle": str(self.context.tls.ca_bundle),
             "state_dir": str(self.state_dir),
         }
+        if self.private:
+            data["private"] = True
         for name, mock in self.mocks.items():
             section = mock.connection()
             if not isinstance(section.get("base_url"), str):

@@ -13,6 +13,7 @@ here imports a mock. Tables take data and return a :class:`~wif_lab.display.Tabl
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from string import Template
@@ -291,7 +292,7 @@ def validate_manifests(docs: Sequence[dict[str, Any]], *, version: str = KUBERNE
     """Each document against the Kubernetes JSON schema of ``version``, strictly (unknown fields refused),
     offline: kubernetes-validate ships the schemas in its wheel."""
     try:
-        import kubernetes_validate
+        kubernetes_validate = _kubernetes_validate()
     except ImportError:
         return Note("kubernetes-validate is not installed (pip install kubernetes-validate): "
                     "`kubectl apply --dry-run=server -f pod.yaml` checks the same against your cluster.")
@@ -304,6 +305,28 @@ def validate_manifests(docs: Sequence[dict[str, Any]], *, version: str = KUBERNE
         except kubernetes_validate.ValidationError as exc:
             rows.append((name, f"invalid: {exc.message}"))
     return Table(f"Manifests against the Kubernetes {version} schemas (strict)", ["object", "result"], rows)
+
+
+def _kubernetes_validate() -> Any:
+    """kubernetes-validate, imported without jsonschema's IRI grammars when jsonschema is not loaded yet.
+
+    jsonschema registers an ``iri`` format check whenever rfc3987-syntax is installed (Jupyter's own
+    dependencies install it), and that package compiles some forty lark grammars as it is imported: over a
+    second of a kernel's time, for a check nothing here uses. kubernetes-validate checks no formats (its
+    validator has no format checker) and the Kubernetes schemas name no IRI format, so every verdict is the
+    same. The cost of the shortcut: jsonschema imported later in this kernel has no ``iri`` format check.
+    """
+    if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
+        import kubernetes_validate
+
+        return kubernetes_validate
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # import rfc3987_syntax now raises ImportError
+    try:
+        import kubernetes_validate
+    finally:
+        if sys.modules.get("rfc3987_syntax", ...) is None:
+            del sys.modules["rfc3987_syntax"]
+    return kubernetes_validate
 
 
 def projection_of(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
