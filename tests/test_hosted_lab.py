@@ -61,12 +61,14 @@ def test_the_runner_hosts_labs_in_mock_mode_unless_the_user_named_one(monkeypatc
 
 def test_run_starts_each_kernel_with_a_hosted_lab(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                    state_dir: Path) -> None:
-    for name in ("a", "b"):
+    for name, source in (("a", "import wif_lab as wl"), ("b", "import wif_lab as wl"), ("c", "print(1)")):
         (tmp_path / f"{name}.ipynb").write_text(json.dumps({
             "nbformat": 4, "nbformat_minor": 5,
             "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
             "cells": [{"cell_type": "code", "id": "p", "metadata": {"tags": ["parameters"]}, "execution_count": None,
-                       "outputs": [], "source": 'mode = "mock"'}]}))
+                       "outputs": [], "source": 'mode = "mock"'},
+                      {"cell_type": "code", "id": "q", "metadata": {}, "execution_count": None, "outputs": [],
+                       "source": source}]}))
     seen: list[str | None] = []
 
     def execute(notebook: Path, output: Path, parameters: dict[str, Any], timeout: int,
@@ -82,12 +84,14 @@ def test_run_starts_each_kernel_with_a_hosted_lab(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("WIF_LAB_RUN_DIR", str(tmp_path / "run"))
     monkeypatch.delenv(ENV_CONNECTION, raising=False)
     assert runner.run(directory=tmp_path, output_dir=tmp_path / "out") == 0
-    assert len(seen) == 2 and all(seen) and len(set(seen)) == 2
+    # a and b use wif_lab: a fresh lab each; c does not, so no lab is started for it (an empty notebook's run
+    # pays for no lab)
+    assert len(seen) == 3 and all(seen[:2]) and len(set(seen[:2])) == 2 and seen[2] is None
     assert runner.run(directory=tmp_path, output_dir=tmp_path / "out", host_labs=False) == 0
-    assert seen[2:] == [None, None]
+    assert seen[3:] == [None, None, None]
     monkeypatch.setenv(ENV_CONNECTION, "/the/users/own/connection.json")
     assert runner.run(directory=tmp_path, output_dir=tmp_path / "out") == 0
-    assert seen[4:] == ["/the/users/own/connection.json"] * 2
+    assert seen[6:] == ["/the/users/own/connection.json"] * 3
 
 
 def test_a_lab_that_cannot_start_says_so_when_the_kernel_is_ready(tmp_path: Path,

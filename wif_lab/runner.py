@@ -117,6 +117,15 @@ def _errors(path: Path) -> list[str]:
     return found
 
 
+def uses_wif_lab(notebook: Path) -> bool:
+    """Whether a notebook's code imports wif_lab (only such a notebook can open the lab a runner hosts for it)."""
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError):
+        return True  # unreadable here: papermill reports it; hosting a lab costs nothing then
+    return any(c.get("cell_type") == "code" and "wif_lab" in "".join(c.get("source", [])) for c in cells)
+
+
 def run(
     names: Sequence[str] = (),
     *,
@@ -139,10 +148,11 @@ def run(
     mode = (parameters or {}).get("mode", "mock")
     print(f"Running {len(notebooks)} notebook(s) headless (mode={mode}); executed copies in {_rel(output_dir)}/")
     hosting = hosted_lab.wanted(mode) if host_labs is None else host_labs
+    hosted = {nb for nb in notebooks if hosting and uses_wif_lab(nb)}
     results = []
-    with hosted_lab.HostedLabs() if hosting else nullcontext() as labs:
+    with hosted_lab.HostedLabs() if hosted else nullcontext() as labs:
         for nb in notebooks:
-            with labs.lab() if labs else nullcontext() as lab:  # the lab starts while the kernel does
+            with labs.lab() if nb in hosted else nullcontext() as lab:  # the lab starts while the kernel does
                 result = execute(nb, output_dir / nb.name, typed[nb], timeout, lab.ready if lab else None)
             print(result.line(), flush=True)
             results.append(result)
