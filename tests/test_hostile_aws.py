@@ -4,6 +4,7 @@ token), well-formed even when it echoes control characters, and never a 5xx."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from urllib.parse import urlencode
 from xml.etree import ElementTree
@@ -71,6 +72,7 @@ def test_lab_sessions_with_any_role_and_lifetime(sts: tuple[StsMock, TestClient]
                                                  seconds: object) -> None:
     """Found by scripts/fuzz_mocks.py: a list or object as ``role`` was looked up in a dict and answered 500."""
     mock, http = sts
-    response = http.post("/lab/sessions", json={"role": role, "seconds": seconds})
+    body = json.dumps({"role": role, "seconds": seconds})  # NaN and Infinity as Python writes them, too
+    response = http.post("/lab/sessions", content=body, headers={"content-type": "application/json"})
     good = isinstance(role, str) and role in mock.account.roles and type(seconds) is int and 900 <= seconds <= 43200
     assert response.status_code == (200 if good else 400), response.text
