@@ -126,19 +126,22 @@ def _target(direct: DirectPath, rule: Any) -> Any:
                            target=SimpleNamespace(service_account_id=direct["direct_service_account_id"]))
 
 
-def _why_not(direct: DirectPath) -> Note:
-    return Note(direct.skipped or "no direct-path token or rule to present (see the cells above)")
+def _presentable(direct: DirectPath, token: str | None, issuer: Any, rule: Any) -> Any:
+    """The rule to present ``token`` against, or a note saying why this step presents nothing (the direct path
+    is not set up, or the token would be a ``jti`` replay)."""
+    rule = _target(direct, rule)
+    if direct.skipped or token is None or rule is None:
+        return Note(direct.skipped or "no direct-path token or rule to present (see the cells above)")
+    reason = direct.used_again(token, issuer)
+    return Note(reason) if reason else rule
 
 
 def exchange(rb: Runbook, direct: DirectPath, token: str | None, *, issuer: Any, rule: Any, title: str
              ) -> Outcome | Note:
     """The raw exchange of the file's token, unless that would replay a ``jti`` (then a note saying why)."""
-    rule = _target(direct, rule)
-    if direct.skipped or token is None or rule is None:
-        return _why_not(direct)
-    reason = direct.used_again(token, issuer)
-    if reason:
-        return Note(reason)
+    rule = _presentable(direct, token, issuer, rule)
+    if isinstance(rule, Note):
+        return rule
     direct.mark(token)
     return rb.try_exchange(token, rule=rule, title=title)
 
@@ -157,12 +160,9 @@ def _provider(direct: DirectPath) -> Callable[[], str]:
 
 def sdk_call(rb: Runbook, direct: DirectPath, *, issuer: Any, rule: Any, model: str) -> Table | Note:
     """The official SDK on the direct path, its provider re-reading the projected file; one Messages call."""
-    token, rule = direct.read(), _target(direct, rule)
-    if direct.skipped or token is None or rule is None:
-        return _why_not(direct)
-    reason = direct.used_again(token, issuer)
-    if reason:
-        return Note(reason)
+    rule = _presentable(direct, direct.read(), issuer, rule)
+    if isinstance(rule, Note):
+        return rule
     claude = rb.client(_provider(direct), rule=rule)
     reply = claude.messages.create(model=model, max_tokens=200,
                                    messages=[{"role": "user", "content": "Which identity am I calling as?"}])
@@ -173,11 +173,9 @@ def sdk_call(rb: Runbook, direct: DirectPath, *, issuer: Any, rule: Any, model: 
 def run_example(rb: Runbook, direct: DirectPath, name: str, *, issuer: Any, rule: Any,
                 profile: str | None = None) -> examples.ExampleRun | Note:
     """``examples/<name>`` with the direct path's token file and rule, unless the file's token is used up."""
-    token, rule = direct.read(), _target(direct, rule)
-    if direct.skipped or token is None or rule is None:
-        return _why_not(direct)
-    reason = direct.used_again(token, issuer)
-    if reason:
-        return Note(reason)
+    token = direct.read()
+    rule = _presentable(direct, token, issuer, rule)
+    if isinstance(rule, Note):
+        return rule
     direct.mark(token)  # the program's process reads the same file content
     return examples.run(name, rb, settings=direct, rule=rule, profile=profile)
