@@ -118,6 +118,10 @@ def test_jupyterlab_checks_see_diagrams_widgets_and_errors(lab: Any) -> None:
     found = "\n".join(run.problems)
     assert "a mermaid diagram failed to render" in found, found
     assert "1 mermaid diagram(s) drawn as SVG, the notebook has 2" in found, found
-    assert "code cell 2: RuntimeError: an unexpected failure" in found, found
+    # The unexpected failure is reported as its error, or as a cell Run All Cells never ran: now and then
+    # (once in about ten runs, on a fresh clone under CI load) JupyterLab's run stopped after the tagged
+    # cell's expected error, although that cell's request says stop_on_error false. Either way it is caught.
+    assert ("code cell 2: RuntimeError: an unexpected failure" in found
+            or "code cells [2] have no execution count after Run All Cells" in found), found
     assert ("ValueError" in found) == STRICT_NO_ERRORS, found
     assert "widget" not in found, found
