@@ -21,6 +21,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .environ import variables
 from .lab import ENV_CONNECTION, default_state_dir, new_run_dir
 
 if TYPE_CHECKING:
@@ -51,15 +52,10 @@ class HostedLabs:
         run_dir = new_run_dir()
         connection_file = run_dir / "connection.json"
         start = _Task(lambda: _start(self._import.result(), self._state_dir, connection_file, run_dir))
-        before = os.environ.get(ENV_CONNECTION)
-        os.environ[ENV_CONNECTION] = str(connection_file)
         try:
-            yield HostedLab(connection_file, start)
+            with variables({ENV_CONNECTION: str(connection_file)}):
+                yield HostedLab(connection_file, start)
         finally:
-            if before is None:
-                os.environ.pop(ENV_CONNECTION, None)
-            else:
-                os.environ[ENV_CONNECTION] = before
             # Stopping waits for every server's loop to notice (a few tenths of a second): not on the run's time.
             stopping = threading.Thread(target=_stop, args=(start, run_dir), name="wif-lab-stop", daemon=True)
             stopping.start()

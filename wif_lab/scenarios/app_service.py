@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from ..difference import mark_values
 from ..display import ShownAsTable, Table
+from ..environ import variables
 from ..errors import WifLabError
 from ..examples import ExampleRun, run
 from ..providers.app_service_identity import AppServiceIdentityClient
@@ -176,21 +177,11 @@ def _choice_log() -> Iterator[_ChoiceLog]:
 @contextmanager
 def _environment(values: Mapping[str, str]) -> Iterator[None]:
     """Exactly ``values`` among the steering variables for the duration (plus loopback in NO_PROXY)."""
-    saved = {name: os.environ.get(name) for name in (*STEERING, "NO_PROXY", "no_proxy")}
-    try:
-        for name in STEERING:
-            os.environ.pop(name, None)
-        os.environ.update(values)
-        loopback = "127.0.0.1,localhost"
-        for name in ("NO_PROXY", "no_proxy"):
-            os.environ[name] = f"{saved[name]},{loopback}" if saved[name] else loopback
+    loopback = "127.0.0.1,localhost"
+    no_proxy = {name: f"{os.environ[name]},{loopback}" if os.environ.get(name) else loopback
+                for name in ("NO_PROXY", "no_proxy")}
+    with variables({**values, **no_proxy}, clear=STEERING):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 _HINTS = {

@@ -9,13 +9,13 @@ a mock. In live mode the lab-only steps return a :class:`~wif_lab.runbook.Note` 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from .. import http
 from ..display import Table, summary
+from ..environ import variables
 from ..errors import WifLabError
 from ..providers.aws import AwsRefused, IamClient, StsClient
 from ..redact import Secret, redact
@@ -192,18 +192,8 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
     if not values:
         yield
         return
-    saved = {name: os.environ.get(name) for name in (*ENV_NAMES, "AWS_PROFILE", "AWS_DEFAULT_REGION")}
-    try:
-        for name in saved:
-            os.environ.pop(name, None)
-        os.environ.update(values)
+    with variables(values, clear=(*ENV_NAMES, "AWS_PROFILE", "AWS_DEFAULT_REGION")):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def environment_table(values: Mapping[str, str]) -> Table | Note:
