@@ -3,9 +3,13 @@ order the suite's scopes are handed to xdist workers."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from wif_lab import forkserver
 
 # The scopes that run longest (each starts kernels, a JupyterLab or Chromium, one notebook after another)
 # go to the workers first, longest first, so that on 2 workers the rest of the suite fills in beside
@@ -18,6 +22,15 @@ RUN_FIRST = (
     "tests/test_notebooks_live_mode.py",
     "tests/test_site.py",
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fork_server() -> Iterator[str]:
+    """One fork server per test process for the example programs (named in WIF_LAB_FORKSERVER, which the
+    kernels, papermill and JupyterLab started by the tests inherit): each program then skips its ~1.5 s of
+    imports. tests/test_examples.py turns it off, to prove the programs in fresh interpreters."""
+    with forkserver.shared():
+        yield os.environ[forkserver.ENV_VARIABLE]
 
 
 def pytest_collectstart(collector: pytest.Collector) -> None:

@@ -1,6 +1,7 @@
 """The production programs in examples/ reach the mock Claude API as the workload they are written for.
 
-Each program runs as its own process, configured only through environment variables built from the
+Each program runs as its own process in a fresh interpreter (not on the fork server the notebooks use, so
+the files are proven exactly as they ship), configured only through environment variables built from the
 lab (as a deployment would set them), with TLS verification on against the lab CA. The lab registers
 issuer, service account and rule first, as the notebooks do; the mock's reply names the service
 account the exchanged token is bound to, and the authentication event says which rule let it in.
@@ -21,7 +22,7 @@ import pytest
 
 from tests._examples_lab import entra_identity, mock_runbook, reached_claude, register
 from tests.helpers import lab_of, own_stack, typed_mock
-from wif_lab import examples
+from wif_lab import examples, forkserver
 from wif_lab.errors import ConfigurationError
 from wif_lab.lab import Lab
 from wif_lab.mock.app_service_identity import AppServiceIdentityMock
@@ -40,6 +41,11 @@ def require_tools(*tools: str) -> None:
     missing = [tool for tool in tools if shutil.which(tool) is None]
     if missing:
         pytest.fail(f"{', '.join(missing)} not found: install with `apt-get install {' '.join(missing)}`")
+
+
+@pytest.fixture(autouse=True)
+def fresh_interpreters(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(forkserver.ENV_VARIABLE, forkserver.OFF)
 
 
 @pytest.fixture(scope="module")

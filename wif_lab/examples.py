@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import typescript
+from . import forkserver, typescript
 from .display import Table, summary
 from .errors import ConfigurationError, WifLabError
 from .redact import Secret, redact, redact_text
@@ -354,6 +354,9 @@ def run(name: str, rb: Runbook, *, settings: Mapping[str, Any] | None = None, ru
         check: bool = True, lab_only: str = "") -> ExampleRun | Note:
     """Run ``examples/<name>`` as its own process with :func:`environment`; raise if it fails (``check``).
 
+    A Python program runs in a child of :mod:`wif_lab.forkserver` (its libraries already imported), else in a
+    fresh interpreter; either way it gets exactly this environment.
+
     The Okta programs authenticate as the guide sets the app up (private_key_jwt, DPoP off): settings for
     another client authentication or DPoP get a note saying so instead of a run that Okta would refuse.
     ``lab_only`` says why a run belongs to the lab (e.g. it needs objects only the lab registered): in live
@@ -369,8 +372,7 @@ def run(name: str, rb: Runbook, *, settings: Mapping[str, Any] | None = None, ru
     env = environment(rb, name, settings=settings, rule=rule, profile=profile, model=model)
     command, cwd = _command(path)
     try:
-        done = subprocess.run(command, cwd=cwd, env=env.full(), capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        done = forkserver.run(command, cwd=cwd, env=env.full(), timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         raise ExampleFailed(f"examples/{name} did not finish within {timeout:.0f} s",
                             hint="that the services in its environment answer (the lab still running?)") from exc

@@ -1,9 +1,10 @@
 """Run notebooks headless with papermill, and regenerate the committed reference outputs.
 
 One process, the papermill Python API, a fresh kernel per notebook (no state leaks) and, in mock mode, a
-fresh lab per notebook that this process hosts (no kernel pays for starting one), a cell timeout,
-immediate kernel shutdown (graceful shutdown sometimes stalls seconds), and one summary line per
-notebook. A failed run keeps its executed notebook for reading.
+fresh lab per notebook that this process hosts (no kernel pays for starting one); one fork server for the
+shipped programs the notebooks run (:mod:`wif_lab.forkserver`), a cell timeout, immediate kernel shutdown
+(graceful shutdown sometimes stalls seconds), and one summary line per notebook. A failed run keeps its
+executed notebook for reading.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import hosted_lab
+from . import forkserver, hosted_lab
 from .errors import ConfigurationError
 from .widgetstate import stabilise
 
@@ -150,7 +151,7 @@ def run(
     hosting = hosted_lab.wanted(mode) if host_labs is None else host_labs
     hosted = {nb for nb in notebooks if hosting and uses_wif_lab(nb)}
     results = []
-    with hosted_lab.HostedLabs() if hosted else nullcontext() as labs:
+    with forkserver.shared(), hosted_lab.HostedLabs() if hosted else nullcontext() as labs:
         for nb in notebooks:
             with labs.lab() if nb in hosted else nullcontext() as lab:  # the lab starts while the kernel does
                 result = execute(nb, output_dir / nb.name, typed[nb], timeout, lab.ready if lab else None)
@@ -195,20 +196,25 @@ def regen(names: Sequence[str] = (), *, timeout: int = DEFAULT_TIMEOUT, director
         print("No notebooks found — nothing to regenerate.")
         return 0
     failed = 0
-    for nb in notebooks:
-        tmp = nb.with_name(f".{nb.stem}.regen.ipynb")
-        result = execute(nb, tmp, {}, timeout)
-        if not result.ok:
-            failed += 1
-            print(f"FAILED {nb.name}: {result.error} (executed copy kept at {_rel(tmp)})")
-            continue
-        data = normalise(json.loads(tmp.read_text()))
-        nb.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
-        tmp.unlink()
-        print(f"regenerated {nb.name} in {result.seconds:.1f} s")
+    with forkserver.shared():
+        for nb in notebooks:
+            failed += not _regen_one(nb, timeout)
     if not failed:
         print("Review the change with `git diff notebooks/` before committing.")
     return 1 if failed else 0
+
+
+def _regen_one(nb: Path, timeout: int) -> bool:
+    tmp = nb.with_name(f".{nb.stem}.regen.ipynb")
+    result = execute(nb, tmp, {}, timeout)
+    if not result.ok:
+        print(f"FAILED {nb.name}: {result.error} (executed copy kept at {_rel(tmp)})")
+        return False
+    data = normalise(json.loads(tmp.read_text()))
+    nb.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    tmp.unlink()
+    print(f"regenerated {nb.name} in {result.seconds:.1f} s")
+    return True
 
 
 def parse_parameters(pairs: Iterable[Sequence[str]]) -> dict[str, str]:

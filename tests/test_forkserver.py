@@ -1,0 +1,124 @@
+"""A program run on the fork server behaves as ``python program.py`` would: its environment exactly, its folder,
+argv, ``__main__``, exit status, output and errors; a timeout kills it; no server means a fresh interpreter."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from wif_lab import forkserver
+
+PROBE = """\
+import json, os, sys
+print(json.dumps({"env": dict(os.environ), "cwd": os.getcwd(), "argv": sys.argv[1:], "name": __name__,
+                  "file": __file__, "path0": sys.path[0], "preloaded": "anthropic" in sys.modules,
+                  "stdin": sys.stdin.read()}))
+"""
+
+
+@pytest.fixture
+def on(fork_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The session's server (conftest.py), named in the environment as the kernels see it."""
+    monkeypatch.setenv(forkserver.ENV_VARIABLE, fork_server)
+    return fork_server
+
+
+def program(tmp_path: Path, text: str, name: str = "program.py") -> Path:
+    path = tmp_path / "programs" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def run(path: Path, *args: str, env: dict[str, str] | None = None,
+        timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return forkserver.run([sys.executable, path.name, *args], cwd=path.parent, env=env or {"ONLY": "this"},
+                          timeout=timeout)
+
+
+def probe(done: subprocess.CompletedProcess[str]) -> dict:
+    import json
+
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_the_program_gets_exactly_its_environment_folder_and_arguments(on: str, tmp_path: Path) -> None:
+    path = program(tmp_path, PROBE)
+    seen = probe(run(path, "--flag", "value"))
+    assert seen["preloaded"], "ran in a fresh interpreter, not on the server"
+    assert seen["env"] == {"ONLY": "this"}
+    assert seen["cwd"] == str(path.parent)
+    assert seen["argv"] == ["--flag", "value"]
+    assert (seen["name"], seen["file"], seen["path0"]) == ("__main__", str(path), str(path.parent))
+    assert seen["stdin"] == ""
+
+
+def test_what_a_fresh_interpreter_sees_is_the_same_but_for_the_preloaded_modules(on: str, tmp_path: Path) -> None:
+    path = program(tmp_path, PROBE)
+    forked = probe(run(path, "x"))
+    fresh = probe(subprocess.run([sys.executable, path.name, "x"], cwd=path.parent, env={"ONLY": "this"},
+                                 capture_output=True, text=True, check=False))
+    assert not fresh["preloaded"]
+    # The interpreter itself may add a variable or two (e.g. LC_CTYPE coercion); the program's own are equal.
+    assert {k: v for k, v in fresh.items() if k not in ("preloaded", "env")} == \
+        {k: v for k, v in forked.items() if k not in ("preloaded", "env")}
+    assert forked["env"].items() <= fresh["env"].items()
+
+
+@pytest.mark.parametrize(("code", "status", "stderr"), [
+    ("import sys; sys.exit(3)", 3, ""),
+    ("import sys; sys.exit('no token file')", 1, "no token file"),
+    ("raise RuntimeError('refused')", 1, "RuntimeError: refused"),
+    ("import atexit; atexit.register(print, 'bye')", 0, ""),
+])
+def test_exit_status_and_errors_are_the_interpreters(on: str, tmp_path: Path, code: str, status: int,
+                                                     stderr: str) -> None:
+    done = run(program(tmp_path, code + "\n"))
+    assert done.returncode == status
+    assert stderr in done.stderr
+    if "atexit" in code:
+        assert done.stdout == "bye\n"
+    if "RuntimeError" in code:
+        assert done.stderr.startswith("Traceback (most recent call last):")
+
+
+def test_a_program_past_its_timeout_is_killed(on: str, tmp_path: Path) -> None:
+    path = program(tmp_path, "import time\nprint('started', flush=True)\ntime.sleep(60)\n")
+    started = time.monotonic()
+    with pytest.raises(subprocess.TimeoutExpired) as raised:
+        run(path, timeout=1.5)
+    assert time.monotonic() - started < 10
+    assert raised.value.stdout == "started\n"
+
+
+def test_variables_read_at_import_get_a_fresh_interpreter(on: str, tmp_path: Path) -> None:
+    assert not probe(run(program(tmp_path, PROBE), env={"ANTHROPIC_LOG": "debug"}))["preloaded"]
+
+
+def test_off_or_no_server_means_a_fresh_interpreter(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = program(tmp_path, PROBE)
+    monkeypatch.setenv(forkserver.ENV_VARIABLE, forkserver.OFF)
+    assert not probe(run(path))["preloaded"]
+    monkeypatch.setenv(forkserver.ENV_VARIABLE, str(tmp_path / "gone" / "socket"))  # a server that has stopped
+    started = time.monotonic()
+    assert not probe(run(path))["preloaded"]
+    assert time.monotonic() - started < 5
+
+
+def test_the_server_goes_when_its_owner_stops_it_or_is_idle(tmp_path: Path) -> None:
+    server = forkserver.ForkServer(idle=0.5, preload=())
+    deadline = time.monotonic() + 30
+    while server.running and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not server.running, "an idle server stayed"
+    server.stop()
+    assert not Path(server.address).parent.exists()
+    owned = forkserver.ForkServer(preload=())
+    owned.stop()
+    assert not owned.running and not os.path.exists(owned.address)
