@@ -42,16 +42,29 @@ def test_expired_tokens_are_forgotten_and_live_ones_kept() -> None:
     assert store.live_token_count() == 2  # the admin token never expires and is not counted
 
 
-def test_above_the_cap_the_token_closest_to_expiry_is_revoked() -> None:
+def test_above_the_cap_the_oldest_token_is_revoked() -> None:
     clock = Clock()
     store = Store(clock=clock, seed=1, max_live_tokens=3)
     store.service_accounts["svac_a"] = {"id": "svac_a", "archived_at": None}
-    tokens = [store.mint_grant(Grant("svac_a", None, "workspace:inference", expires_at=clock.now + 100 + i))
-              for i in range(5)]
+    lifetimes = [900, 100, 500, 300, 700]  # minted in this order; the first is not the first to expire
+    tokens = [store.mint_grant(Grant("svac_a", None, "workspace:inference", expires_at=clock.now + s))
+              for s in lifetimes]
     admin = store.mint_grant(Grant("svac_a", None, "org:admin", expires_at=None))
     assert [store.grant_for(t) is not None for t in tokens] == [False, False, True, True, True]
     assert store.grant_for(admin) is not None
     assert store.live_token_count() == 3
+
+
+def test_an_expired_token_held_behind_an_older_one_is_refused() -> None:
+    clock = Clock()
+    store = Store(clock=clock, seed=1)
+    store.service_accounts["svac_a"] = {"id": "svac_a", "archived_at": None}
+    older = store.mint_grant(Grant("svac_a", None, "workspace:inference", expires_at=clock.now + 1000))
+    short = store.mint_grant(Grant("svac_a", None, "workspace:inference", expires_at=clock.now + 10))
+    clock.now += 10
+    store.mint_grant(Grant("svac_a", None, "workspace:inference", expires_at=clock.now + 1000))
+    assert short in store.grants  # still held: the older token ahead of it has not expired
+    assert store.grant_for(short) is None and store.grant_for(older) is not None
 
 
 def test_a_swapped_grant_table_is_not_disturbed_by_old_heap_entries() -> None:
