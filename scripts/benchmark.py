@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -309,7 +310,72 @@ class Rate:
     cpu_us: float | None  # server CPU per request, microseconds
 
 
+# wrk's Lua side: each thread takes every n-th line of the bodies file (so no two threads send the same
+# assertion: a replayed jti would be refused) and POSTs them in turn, one connection per thread.
+WRK_SCRIPT = """
+local next_id = 0
+function setup(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+end
+function init(args)
+  local path, threads = args[1], tonumber(args[2])
+  bodies, sent = {}, 0
+  local i = 0
+  for line in io.lines(path) do
+    if i % threads == id then bodies[#bodies + 1] = line end
+    i = i + 1
+  end
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = args[3]
+end
+function request()
+  sent = sent + 1
+  return wrk.format(nil, nil, nil, bodies[(sent - 1) % #bodies + 1])
+end
+"""
+GENERATOR = {"name": "httpx"}  # set once by measure(): "wrk" when it is installed
+
+
 def load(url: str, requests: list[dict[str, Any]], *, threads: int, ca: Path, pid: int, form: bool) -> Rate:
+    """The rate and the server's CPU per request, with :data:`GENERATOR`'s load generator."""
+    if GENERATOR["name"] == "wrk":
+        return load_wrk(url, requests, threads=threads, pid=pid, form=form, seconds=GENERATOR["seconds"])
+    return load_httpx(url, requests, threads=threads, ca=ca, pid=pid, form=form)
+
+
+def load_wrk(url: str, requests: list[dict[str, Any]], *, threads: int, pid: int, form: bool,
+             seconds: float) -> Rate:
+    """``threads`` wrk threads of one keep-alive connection each, for ``seconds``, cycling through ``requests``
+    (each sent once while there are enough; a body sent twice shows as refused answers). wrk does not check
+    the server's certificate; everything else is as with the httpx clients."""
+    import urllib.parse
+
+    with tempfile.TemporaryDirectory(prefix="wif-bench-wrk-") as tmp:
+        bodies, script = Path(tmp) / "bodies", Path(tmp) / "bodies.lua"
+        bodies.write_text("".join((urllib.parse.urlencode(item) if form else json.dumps(item, separators=(",", ":")))
+                                  + "\n" for item in requests))
+        script.write_text(WRK_SCRIPT)
+        content_type = "application/x-www-form-urlencoded" if form else "application/json"
+        cpu0 = cpu_seconds(pid)
+        done = subprocess.run(["wrk", f"-t{threads}", f"-c{threads}", f"-d{seconds}s", "--timeout", "10s", "-s",
+                               str(script), url, "--", str(bodies), str(threads), content_type],
+                              capture_output=True, text=True, check=False)
+        cpu1 = cpu_seconds(pid)
+    out = done.stdout
+    count = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b", out)
+    if done.returncode != 0 or count is None:
+        sys.exit(f"wrk failed ({done.returncode}):\n{out}\n{done.stderr}")
+    scale = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[count.group(3)]
+    n, elapsed = int(count.group(1)), float(count.group(2)) * scale
+    refused = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    failures = (int(refused.group(1)) if refused else 0) + (sum(map(int, errors.groups())) if errors else 0)
+    cpu = (cpu1 - cpu0) / n * 1e6 if cpu0 is not None and cpu1 is not None and n else None
+    return Rate(n / elapsed, failures, cpu)
+
+
+def load_httpx(url: str, requests: list[dict[str, Any]], *, threads: int, ca: Path, pid: int, form: bool) -> Rate:
     """Send every request once from ``threads`` clients; the rate and the server's CPU per request."""
     import httpx
 
@@ -394,7 +460,26 @@ def measure(args: argparse.Namespace) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def choose_generator(args: argparse.Namespace) -> None:
+    """wrk when it is installed: a Python client spends more CPU per request than the servers it measures,
+    and on 2 cores it takes that CPU from them (at 4 client threads the floor managed only ~1,000 requests/s)."""
+    wrk = shutil.which("wrk")
+    if args.generator == "wrk" and wrk is None:
+        sys.exit("wrk is not installed: apt-get install wrk (Debian/Ubuntu), or pass --generator httpx")
+    if args.generator != "httpx" and wrk is not None:
+        version = subprocess.run([wrk, "-v"], capture_output=True, text=True, check=False).stdout.split("[")[0]
+        GENERATOR.update(name="wrk", seconds=args.seconds)
+        print(f"load generator: {version.strip() or 'wrk'}, one keep-alive connection per thread, {args.seconds} s "
+              f"per run cycling max(--requests, 3,000 × seconds) distinct request bodies (the flat-cost check uses "
+              "httpx clients: "
+              "it counts requests)")
+    else:
+        why = "--generator httpx given" if args.generator == "httpx" else "wrk not found (apt-get install wrk)"
+        print(f"load generator: httpx client threads, keep-alive, TLS verified ({why})")
+
+
 def _measure(args: argparse.Namespace, tmp: Path, MockStack: Any, ensure_lab_tls: Any) -> None:
+    choose_generator(args)
     state = tmp / "state"
     tls = ensure_lab_tls(state)
     entry, why_not = (None, "--no-peer given") if args.no_peer else peer_install()
@@ -460,7 +545,8 @@ def throughput(args: argparse.Namespace, state: Path, tls: Any, entry: Path | No
         results: dict[tuple[str, int], Series] = {}
         cpu: dict[tuple[str, int], Series] = {}
         ratios: dict[tuple[str, int], Series] = {}
-        n = args.requests
+        # wrk runs for a time, not a count: enough distinct bodies that none is sent twice at up to 3,000/s.
+        n = max(args.requests, 3000 * args.seconds) if GENERATOR["name"] == "wrk" else args.requests
         peer_body = [{"grant_type": "client_credentials", "scope": "anthropic.access"}] * n
         floor_body = [{"grant_type": "client_credentials"}] * n
         failures: dict[str, int] = {}
@@ -548,8 +634,8 @@ def flat_cost(args: argparse.Namespace, state: Path, floor: Server, running: lis
     failures: dict[str, int] = {}
 
     def window(url: str, items: list[dict[str, Any]], form: bool) -> tuple[Rate, Rate]:
-        ref = load(floor.base_url + "/token", floor_body, threads=4, ca=targets.ca, pid=floor.proc.pid, form=True)
-        return ref, load(url, items, threads=4, ca=targets.ca, pid=lab.proc.pid, form=form)
+        ref = load_httpx(floor.base_url + "/token", floor_body, threads=4, ca=targets.ca, pid=floor.proc.pid, form=True)
+        return ref, load_httpx(url, items, threads=4, ca=targets.ca, pid=lab.proc.pid, form=form)
 
     print(f"\n## Flat cost: the first {args.window:,} requests of a fresh lab against {args.window:,} after "
           f"{args.flat:,} (4 threads)\n")
@@ -559,12 +645,12 @@ def flat_cost(args: argparse.Namespace, state: Path, floor: Server, running: lis
     for name, url, make, form in (("okta", okta_url, targets.okta_forms, True),
                                   ("anthropic", anth_url, targets.exchange_bodies, False)):
         warm = max(1, args.window // 10)  # untimed, counted: a fresh process builds its caches (the JWKS) first
-        load(url, make(warm), threads=4, ca=targets.ca, pid=lab.proc.pid, form=form)
+        load_httpx(url, make(warm), threads=4, ca=targets.ca, pid=lab.proc.pid, form=form)
         first_ref, first = window(url, make(args.window), form)
         sent = warm + args.window
         while sent < args.flat:
             chunk = min(5000, args.flat - sent)
-            filled = load(url, make(chunk), threads=4, ca=targets.ca, pid=lab.proc.pid, form=form)
+            filled = load_httpx(url, make(chunk), threads=4, ca=targets.ca, pid=lab.proc.pid, form=form)
             failures[name] = failures.get(name, 0) + filled.failures
             sent += chunk
         after_ref, after = window(url, make(args.window), form)
@@ -598,6 +684,11 @@ def main() -> None:
                         help="requests for the flat-cost check, 0 to skip (default 100000)")
     parser.add_argument("--window", type=int, default=2000, help="requests in each flat-cost window (default 2000)")
     parser.add_argument("--no-peer", action="store_true", help="skip the peer (no Node.js, or no npm install)")
+    parser.add_argument("--generator", choices=["auto", "wrk", "httpx"], default="auto",
+                        help="load generator: wrk (C; apt-get install wrk) or httpx client threads (default: wrk "
+                             "when installed)")
+    parser.add_argument("--seconds", type=int, default=2,
+                        help="with wrk: seconds per throughput run (--requests distinct bodies are cycled)")
     parser.add_argument("--skip-startup", action="store_true", help="skip the start-up measurements")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--floor", nargs=3, help=argparse.SUPPRESS)
