@@ -133,4 +133,8 @@ def run(py: Path, args: list[str]) -> int:
     """Run ``args`` with the venv's python from the project root and return its exit code."""
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # Every kernel, lab and test process imports wif_lab. Where PYTHONDONTWRITEBYTECODE is set (containers
+    # and CI images often set it) each would compile it from source again: compile it once here instead
+    # (a no-op when nothing changed).
+    subprocess.call([str(py), "-m", "compileall", "-q", "-j", "0", "wif_lab"], cwd=ROOT, env=env)
     return subprocess.call([str(py), *args], cwd=ROOT, env=env)
