@@ -137,6 +137,9 @@ class _Worker:
         self.process = subprocess.Popen(
             [sys.executable, "-c", _BOOT, os.path.abspath(__file__)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            # Its own process group: a kernel shutting down signals the children in its group and then
+            # waits seconds for them to be reaped. The worker goes by itself when its stdin closes.
+            start_new_session=True,
         )
         self.answers: queue.Queue[Any] = queue.Queue()
         threading.Thread(target=self._read, name="wif-lab-cel-reader", daemon=True).start()

@@ -73,7 +73,6 @@ def serve(address: str, idle: float | str | None = None, preload: str = ",".join
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(address)
     listener.listen(64)  # bound before the imports: early clients wait in the backlog
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C in the owner's terminal is the owner's to handle
     for module in filter(None, preload.split(",")):
         with contextlib.suppress(ImportError):  # a program that needs a missing module says so itself
             __import__(module)
@@ -188,7 +187,10 @@ class ForkServer:
              self.address, str(idle or ""), ",".join(preload)],
             # Nothing of the server's may reach a notebook (a kernel shows its children's output in the cell).
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self._dir,
-            env={**os.environ, "PYTHONPATH": path})
+            env={**os.environ, "PYTHONPATH": path},
+            # Its own process group: ipykernel, shutting down, signals the children in its group and waits
+            # seconds for them to be reaped; this one is stopped (and reaped) by stop(), or goes with stdin.
+            start_new_session=True)
 
     @property
     def running(self) -> bool:
@@ -196,14 +198,11 @@ class ForkServer:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is not None:
+        if process is not None:  # nothing to save: stopped at once, even mid-import (a program running goes on)
+            process.kill()
+            process.wait()
             with contextlib.suppress(OSError):
                 process.stdin.close()  # type: ignore[union-attr]
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
         shutil.rmtree(self._dir, ignore_errors=True)
 
     def __enter__(self) -> ForkServer:
@@ -281,7 +280,6 @@ def run(argv: Sequence[str], *, cwd: str | Path, env: Mapping[str, str],
 
 def _run_forked(argv: Sequence[str], *, cwd: str | Path, env: Mapping[str, str],
                 timeout: float) -> subprocess.CompletedProcess[str]:
-    started = time.monotonic()
     address = _address()
     sock = _connect(address)
     with sock, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -296,15 +294,22 @@ def _run_forked(argv: Sequence[str], *, cwd: str | Path, env: Mapping[str, str],
             raise Unavailable(f"fork server at {address}: {exc}") from exc
         if not isinstance(pid, dict):
             raise Unavailable("the fork server closed the connection")
-        sock.settimeout(max(0.0, timeout - (time.monotonic() - started)))
+        sock.settimeout(timeout)  # from the program's start, as subprocess.run counts it
         try:
             line = reader.readline()
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid["pid"], signal.SIGKILL)
+            _kill(pid["pid"])
             raise subprocess.TimeoutExpired(list(argv), timeout, _read(out), _read(err)) from None
+        except BaseException:  # interrupted (a kernel's interrupt button): the program stops with the wait
+            _kill(pid["pid"])
+            raise
         returncode = json.loads(line)["returncode"] if line else -signal.SIGKILL
         return subprocess.CompletedProcess(list(argv), returncode, _read(out), _read(err))
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 def _read(stream: IO[bytes]) -> str:
