@@ -342,7 +342,7 @@ def _command(path: Path) -> tuple[list[str], Path]:
     cli_path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     if path.parent.name == "aws" and path.suffix == ".sh" and shutil.which("aws", path=cli_path) is None:
         raise ConfigurationError("the AWS CLI is not installed; the AWS cURL example asks STS with it",
-                                 hint="pip install awscli (the project's clients extra), or install AWS CLI v2")
+                                 hint="pip install awscli (a wif-lab dependency: reinstall), or install AWS CLI v2")
     if path.parent.name == "okta" and path.suffix == ".sh" and shutil.which("openssl") is None:
         raise ConfigurationError("openssl is not installed; the Okta cURL example signs its client assertion "
                                  "with it", hint="install it: apt-get install openssl")
