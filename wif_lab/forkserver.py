@@ -40,6 +40,7 @@ import time
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from types import TracebackType
 from typing import IO
 
 ENV_VARIABLE = "WIF_LAB_FORKSERVER"
@@ -150,14 +151,24 @@ def _program(request: Mapping[str, object], fds: list[int]) -> None:
             code = 0
         except SystemExit as stop:
             code = _exit_code(stop.code)
-        except BaseException:  # reported as the interpreter reports an uncaught exception
-            sys.excepthook(*sys.exc_info())
+        except BaseException as exc:  # reported as the interpreter reports an uncaught exception
+            exc = exc.with_traceback(_from_script(exc.__traceback__, str(script)))
+            sys.excepthook(type(exc), exc, exc.__traceback__)
         atexit._run_exitfuncs()  # what the interpreter runs at exit
     finally:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
         os._exit(code)
+
+
+def _from_script(tb: TracebackType | None, script: str) -> TracebackType | None:
+    """The traceback from the program's own first frame on, as ``python program.py`` prints it (without the
+    server's and runpy's frames above it)."""
+    first = tb
+    while first is not None and first.tb_frame.f_code.co_filename != script:
+        first = first.tb_next
+    return first or tb
 
 
 def _exit_code(value: object) -> int:
