@@ -123,3 +123,20 @@ def test_the_server_goes_when_its_owner_stops_it_or_is_idle(tmp_path: Path) -> N
     owned = forkserver.ForkServer(preload=())
     owned.stop()
     assert not owned.running and not os.path.exists(owned.address)
+
+
+def test_a_server_whose_owner_was_killed_leaves_nothing_behind(tmp_path: Path) -> None:
+    owner = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom wif_lab import forkserver\n"
+                              "s = forkserver.ForkServer(preload=())\nprint(s.address, flush=True)\ntime.sleep(60)"],
+                             stdout=subprocess.PIPE, text=True)
+    address = Path(owner.stdout.readline().strip())  # type: ignore[union-attr]
+    deadline = time.monotonic() + 10
+    while not address.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert address.exists()
+    owner.kill()  # as papermill stops a kernel: no atexit runs
+    owner.wait()
+    deadline = time.monotonic() + 10
+    while address.parent.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not address.parent.exists()

@@ -84,8 +84,8 @@ def serve(address: str, idle: float | str | None = None, preload: str = ",".join
     while idle is None or time.monotonic() - last < idle:
         for key, _ in selector.select(timeout=min(idle or 5, 5)):
             if key.fileobj is not listener:
-                if not os.read(sys.stdin.fileno(), 4096):
-                    listener.close()
+                if not os.read(sys.stdin.fileno(), 4096):  # the owner has gone (killed, perhaps: it cleans up nothing)
+                    _close(listener, address)
                     return
                 continue
             conn, _ = listener.accept()
@@ -97,8 +97,15 @@ def serve(address: str, idle: float | str | None = None, preload: str = ",".join
         with contextlib.suppress(ChildProcessError):
             while os.waitpid(-1, os.WNOHANG)[0]:
                 pass
-    listener.close()  # idle: a client connecting now reads no pid and runs a fresh interpreter instead
-    os.unlink(address)
+    _close(listener, address)  # idle: a client connecting now reads no pid and runs a fresh interpreter instead
+
+
+def _close(listener: socket.socket, address: str) -> None:
+    """Stop listening, and leave no socket (nor its folder, when empty) behind."""
+    listener.close()
+    with contextlib.suppress(OSError):
+        os.unlink(address)
+        os.rmdir(os.path.dirname(address))
 
 
 def _waiter(conn: socket.socket) -> None:
