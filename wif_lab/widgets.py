@@ -1,8 +1,12 @@
 """An ipywidgets claims inspector: pick a token, see its claims and the rule's verdicts.
 
 The widget only wires a dropdown to :func:`inspect`; notebooks print ``inspect(...)`` for the
-current choice in an ordinary cell too, because output captured inside widgets is neither stored
-for static viewers nor compared by nbval.
+current choice in an ordinary cell too, because what a widget shows is not compared by nbval.
+
+The tables are the value of an ``HTML`` widget, not displayed into an ``Output`` widget: for an Output
+widget papermill's client (nbclient) writes a state update on the kernel's shell socket while it waits
+for the cell's reply on that socket, and the send can swallow the socket's wake-up, so the reply was
+found only at the cell timeout (30 s in the plain-papermill test, forever with no timeout).
 """
 
 from __future__ import annotations
@@ -36,9 +40,9 @@ class ClaimsInspector:
         self.tokens = {name: tok for name, tok in tokens.items() if tok}
         self.issuer, self.rule = issuer, rule
         self.picker = w.Dropdown(options=list(self.tokens), description="token")
-        self.output = w.Output()
+        self.view = w.HTML()
         self.picker.observe(lambda _change: self.render(), names="value")
-        self.box = w.VBox([self.picker, self.output])
+        self.box = w.VBox([self.picker, self.view])
         self.render()
 
     def current(self) -> tuple[Table, Table | None, Evaluation | None]:
@@ -63,14 +67,8 @@ class ClaimsInspector:
         return Table("Each token against the rule", ["token", "iss", "sub", "verdict"], rows)
 
     def render(self) -> None:
-        from IPython.display import display
-
         claims, verdicts, _ = self.current()
-        self.output.clear_output()
-        with self.output:
-            display(claims)
-            if verdicts is not None:
-                display(verdicts)
+        self.view.value = claims._repr_html_() + (verdicts._repr_html_() if verdicts is not None else "")
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
