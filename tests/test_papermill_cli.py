@@ -7,9 +7,10 @@ are shown as outcomes rather than raised.
 CLI rewrites the whole output notebook after every cell (validating it against the nbformat schema each time):
 for notebook 03 that was 7 of its 24 seconds, and it changes nothing the test looks at.
 
-``--execution-timeout`` is papermill's own option, here only as a hang guard: nbclient's asyncio client
-now and then misses the kernel's idle reply on a busy machine (see wif_lab/kernel.py) and, with no cell
-timeout, would wait forever; at the timeout its last poll finds the reply and the run goes on.
+``--execution-timeout`` is papermill's own option, here only as a hang guard: nbclient's asyncio client can
+miss the kernel's reply (see wif_lab/kernel.py; an ipywidgets Output widget in a cell made it happen about
+once per run, which is why the lab's widgets use none) and, with no cell timeout, would wait forever; at
+the timeout its last poll finds the reply and the run goes on.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ the wake-up for a reply that is already waiting, and nbclient's single long poll
 cell timeout before a last check finds the message: a 3-second notebook took 60 seconds (measured:
 13 of 97 runs with both cores busy; the kernel stamped its reply a fraction of a second into the cell,
 and the next cell began exactly one timeout later). Polling in one-second slices bounds that stall to
-a second without changing what a timeout means.
+a second without changing what a timeout means. One sure trigger was found since: for an ipywidgets Output
+widget nbclient sends a state update on the shell socket while it polls that socket for the reply, and the
+send consumes the socket's wake-up (the lab's claims inspector now uses an HTML widget).
 """
 
 from __future__ import annotations
