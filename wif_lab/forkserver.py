@@ -9,13 +9,13 @@ program's own code runs in full, in its own process, with only its environment g
 
 What differs from ``python program.py`` is only that the preloaded modules were imported before the
 program's environment was set, so the server preloads only libraries that read no environment variable at
-import (``google.auth`` does, ``grpc`` does not survive a fork: neither is preloaded), and a run that sets
+import (``google.auth`` does, and ``grpc`` is not safe to fork: neither is preloaded), and a run that sets
 ``ANTHROPIC_LOG`` (read when ``anthropic`` is imported) gets a fresh interpreter. ``tests/test_examples.py``
 still runs every program in a fresh interpreter, so the shipped files are proven as they ship.
 
-One server can serve many processes: the runner, the test session and the workshop's JupyterLab start one
-and name its socket in ``WIF_LAB_FORKSERVER``, which their kernels inherit. A process without one starts
-its own on first use (so a workshop kernel pays the imports once, not per run). ``WIF_LAB_FORKSERVER=off``
+One server can serve many processes: the notebook runner and the test session start one and name its
+socket in ``WIF_LAB_FORKSERVER``, which their kernels inherit. A process without one (a workshop's
+kernel in JupyterLab) starts its own on first use, so it pays the imports once, not per run. ``WIF_LAB_FORKSERVER=off``
 runs every program in a fresh interpreter. A server that cannot be reached means a fresh interpreter too,
 never a failed run.
 """
@@ -256,12 +256,16 @@ def _address() -> str:
     if named:
         return named
     with _own_lock:
-        if _own is None or not _own.running:
-            if _own is not None:
-                _own.stop()
+        if _own is None or not _own.running:  # none yet, or it left when idle
+            _stop_own()
             _own = ForkServer(idle=OWN_IDLE)
-            atexit.register(_own.stop)
         return _own.address
+
+
+@atexit.register
+def _stop_own() -> None:
+    if _own is not None:
+        _own.stop()
 
 
 def _connect(address: str) -> socket.socket:
@@ -307,19 +311,19 @@ def _run_forked(argv: Sequence[str], *, cwd: str | Path, env: Mapping[str, str],
             sock.sendall(body)
             reader = sock.makefile("rb")
             sock.settimeout(IMPORT_TIMEOUT)
-            pid = json.loads(reader.readline() or b"null")
+            started = json.loads(reader.readline() or b"null")
         except (OSError, ValueError) as exc:
             raise Unavailable(f"fork server at {address}: {exc}") from exc
-        if not isinstance(pid, dict):
+        if not isinstance(started, dict):
             raise Unavailable("the fork server closed the connection")
         sock.settimeout(timeout)  # from the program's start, as subprocess.run counts it
         try:
             line = reader.readline()
         except TimeoutError:
-            _kill(pid["pid"])
+            _kill(started["pid"])
             raise subprocess.TimeoutExpired(list(argv), timeout, _read(out), _read(err)) from None
         except BaseException:  # interrupted (a kernel's interrupt button): the program stops with the wait
-            _kill(pid["pid"])
+            _kill(started["pid"])
             raise
         returncode = json.loads(line)["returncode"] if line else -signal.SIGKILL
         return subprocess.CompletedProcess(list(argv), returncode, _read(out), _read(err))
