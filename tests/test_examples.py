@@ -86,6 +86,20 @@ def test_okta_curl_script(rb: Runbook, okta_rule: Any, the_lab: Lab) -> None:
     reached_claude(examples.run("okta/curl.sh", rb), okta_rule, the_lab)
 
 
+def test_okta_token_file_script(rb: Runbook, okta_rule: Any, the_lab: Lab) -> None:
+    """The guide's CLI tab: Okta's token in a file, then a program with no credential code."""
+    require_tools("curl", "jq", "openssl")
+    run = examples.run("okta/token_file.sh", rb)
+    reached_claude(run, okta_rule, the_lab)
+    assert "ANTHROPIC_IDENTITY_TOKEN_FILE" not in run.env  # the script makes the file and names it itself
+    assert "ANTHROPIC_PROFILE" not in run.env
+
+
+def test_okta_token_file_script_with_a_profile(rb: Runbook, okta_rule: Any, the_lab: Lab) -> None:
+    require_tools("curl", "jq", "openssl")
+    profile_run_reaches_claude_and_caches(rb, "okta/token_file.sh", "claude-okta", okta_rule, the_lab)
+
+
 # --- Azure VM (IMDS) -------------------------------------------------------------------------------
 
 
@@ -105,6 +119,47 @@ def test_azure_vm_sdk_program(rb: Runbook, vm_rule: Any, the_lab: Lab) -> None:
 def test_azure_vm_curl_script(rb: Runbook, vm_rule: Any, the_lab: Lab) -> None:
     require_tools("curl", "jq")
     reached_claude(examples.run("azure_vm/curl.sh", rb), vm_rule, the_lab)
+
+
+def test_azure_vm_token_file_script(rb: Runbook, vm_rule: Any, the_lab: Lab) -> None:
+    require_tools("curl", "jq")
+    run = examples.run("azure_vm/token_file.sh", rb)
+    reached_claude(run, vm_rule, the_lab)
+    assert "ANTHROPIC_IDENTITY_TOKEN_FILE" not in run.env
+
+
+def test_azure_vm_token_file_script_with_a_profile(rb: Runbook, vm_rule: Any, the_lab: Lab) -> None:
+    require_tools("curl", "jq")
+    profile_run_reaches_claude_and_caches(rb, "azure_vm/token_file.sh", "claude-azure-vm", vm_rule, the_lab)
+
+
+def profile_run_reaches_claude_and_caches(rb: Runbook, name: str, profile: str, rule: Any, the_lab: Lab) -> None:
+    """The SDK takes the profile (it wins over the ANTHROPIC_* variables), exchanges the script's token file
+    and caches the Claude API token; a second process reuses the cache and exchanges nothing."""
+    first = examples.run(name, rb, profile=profile)
+    reached_claude(first, rule, the_lab)
+    config_dir = Path(first.env["ANTHROPIC_CONFIG_DIR"])
+    installed = json.loads((config_dir / "configs" / f"{profile}.json").read_text())
+    assert installed == json.loads(examples.path_of(examples.PROFILE_FILES[name]).read_text())
+    assert "identity_token" not in installed["authentication"]  # the file comes from ANTHROPIC_IDENTITY_TOKEN_FILE
+    cache = config_dir / "credentials" / f"{profile}.json"
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600 and json.loads(cache.read_text())["type"] == "oauth_token"
+    events_before = len(the_lab.events(federation_rule_id=rule.id, limit=100))
+    second = examples.run(name, rb, profile=profile)
+    assert second.ok and f"({rule.target.service_account_id})" in second.stdout
+    assert len(the_lab.events(federation_rule_id=rule.id, limit=100)) == events_before
+
+
+def test_token_file_scripts_leave_no_token_behind(rb: Runbook, okta_rule: Any, the_lab: Lab,
+                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scripts' temporary token file goes when they end, refused or not."""
+    require_tools("curl", "jq", "openssl")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert examples.run("okta/token_file.sh", rb).ok
+    refused = examples.run("okta/token_file.sh", rb, settings={**the_lab.section("okta"), "key_id": "no-such-key"},
+                           check=False)
+    assert not refused.ok and "invalid_client" in refused.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- the same program on App Service / Functions / Container Apps (the platform's identity endpoint) ---
@@ -244,7 +299,7 @@ def test_unknown_example_lists_the_known_ones() -> None:
 def test_programs_are_standalone() -> None:
     """What ships imports no wif_lab and reads configuration only from the environment."""
     programs = [p for p in examples.EXAMPLES_DIR.rglob("*") if p.suffix in (".py", ".sh")]
-    assert len(programs) == 16  # okta 2, azure_vm 2, aks 3, spiffe 2, github_actions 2, aws 2, gcp 2, kubernetes 1
+    assert len(programs) == 18  # okta 3, azure_vm 3, aks 3, spiffe 2, github_actions 2, aws 2, gcp 2, kubernetes 1
     for program in programs:
         text = program.read_text()
         assert "wif_lab" not in text and "127.0.0.1" not in text, program

@@ -37,6 +37,10 @@ from .runbook import Note, Runbook
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 DEFAULT_TIMEOUT = 120
 PROFILE_FILE = "aks/anthropic_profile.json"
+# The programs that configure the SDK without code, each with the federation profile shipped beside it.
+# The token-file scripts write the file and export ANTHROPIC_IDENTITY_TOKEN_FILE themselves.
+PROFILE_FILES = {"aks/env_token_file.py": PROFILE_FILE, "okta/token_file.sh": "okta/anthropic_profile.json",
+                 "azure_vm/token_file.sh": "azure_vm/anthropic_profile.json"}
 POD_TOKEN_PATH = "/var/run/secrets/anthropic.com/token"  # where the Kubernetes guide mounts the direct-path token
 
 # The notebook's provider settings → the variables the programs read, per example directory.
@@ -186,11 +190,11 @@ def _config_dir(rb: Runbook) -> Path:
     return Path(tempfile.mkdtemp(prefix="wif-lab-anthropic-config-"))
 
 
-def install_profile(config_dir: Path, name: str, *, token_file: str | None = None) -> Path:
-    """``examples/aks/anthropic_profile.json`` as ``<config_dir>/configs/<name>.json``, the way a deployment
-    mounts it; ``token_file`` replaces the pod path when the token lives elsewhere (the lab's pod)."""
-    profile = json.loads(path_of(PROFILE_FILE).read_text())
-    if token_file:
+def install_profile(config_dir: Path, name: str, *, source: str = PROFILE_FILE, token_file: str | None = None) -> Path:
+    """``examples/<source>`` as ``<config_dir>/configs/<name>.json``, the way a deployment mounts it;
+    ``token_file`` replaces the profile's token path when the token lives elsewhere (the lab's pod)."""
+    profile = json.loads(path_of(source).read_text())
+    if token_file and "identity_token" in profile["authentication"]:
         profile["authentication"]["identity_token"]["path"] = token_file
     target = config_dir / "configs" / f"{name}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -203,7 +207,8 @@ def environment(rb: Runbook, name: str, *, settings: Mapping[str, Any] | None = 
                 profile: str | None = None, model: str | None = None) -> Environment:
     """The environment ``examples/<name>`` runs with: Anthropic IDs from the runbook (or ``rule``), the
     provider's settings (the notebook's ``settings``, else the lab's), the runbook's CA bundle, and for
-    ``aks/env_token_file.py`` the direct-path token file, or a federation ``profile`` of that name."""
+    ``aks/env_token_file.py`` the direct-path token file; a federation ``profile`` of that name for the
+    programs in :data:`PROFILE_FILES`."""
     directory = name.split("/", 1)[0]
     if directory not in SETTINGS_ENV:
         raise ConfigurationError(f"no example directory {directory!r}", hint=f"one of: {', '.join(SETTINGS_ENV)}")
@@ -256,13 +261,17 @@ def environment(rb: Runbook, name: str, *, settings: Mapping[str, Any] | None = 
             values.update(ANTHROPIC_CONFIG_DIR=str(config_dir), ANTHROPIC_PROFILE=profile)
         else:
             values["ANTHROPIC_IDENTITY_TOKEN_FILE"] = token_file
+    elif name in PROFILE_FILES and profile:  # the token-file scripts: only the profile to add
+        config_dir = _config_dir(rb)
+        install_profile(config_dir, profile, source=PROFILE_FILES[name])
+        values.update(ANTHROPIC_CONFIG_DIR=str(config_dir), ANTHROPIC_PROFILE=profile)
     elif name == "spiffe/token_file.py":
         values.pop("SPIFFE_ENDPOINT_SOCKET", None)  # the workload reads the helper's file, not the socket
         if settings.get("token_file"):
             values["ANTHROPIC_IDENTITY_TOKEN_FILE"] = str(settings["token_file"])
     elif profile:
-        raise ConfigurationError("only aks/env_token_file.py reads a federation profile",
-                                 hint="the other programs build their credentials in code")
+        raise ConfigurationError(f"examples/{name} reads no federation profile",
+                                 hint=f"these do: {', '.join(PROFILE_FILES)}; the others build credentials in code")
     if rb.lab is not None:
         state = rb.lab.connection.data.get("state_dir")
         if rb.lab.connection.path is not None:
@@ -274,7 +283,7 @@ def environment(rb: Runbook, name: str, *, settings: Mapping[str, Any] | None = 
     if isinstance(rb.verify, str | Path):
         steering += [*CA_VARIABLES, NODE_CA_VARIABLE]
     base = {k: v for k, v in os.environ.items() if k not in steering}
-    if directory == "aws":  # the AWS CLI installs its `aws` script beside this interpreter (pip install awscli)
+    if directory == "aws" or name.endswith(".sh"):  # `aws` (pip install awscli) and `python3` with the SDK
         base["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), base.get("PATH", "")])
     return Environment(values, base=base, hide=hide, where="the lab" if rb.lab is not None else "the live services")
 
