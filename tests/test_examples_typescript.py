@@ -148,6 +148,20 @@ def test_missing_node_fails_with_how_to_install_it(tmp_path: Path, monkeypatch: 
         typescript.npm()
 
 
+# The major version of the nodejs package in each release's own archive (Debian 12: 18.19, Debian 13: 20.19,
+# Ubuntu 24.04: 18.19): `apt-get install nodejs` gives a usable Node only where it is MIN_NODE or later.
+DISTRO_NODEJS = {"Debian 12": 18, "Debian 13": 20, "Ubuntu 24.04": 18}
+
+
+def test_the_hint_offers_apt_only_where_its_nodejs_is_new_enough() -> None:
+    """Following the hint must not install a Node that node() then refuses as too old."""
+    apt_clause = typescript.INSTALL_HINT.split(";")[0]  # "...: `apt-get install nodejs npm` on <releases>"
+    assert "apt-get install nodejs npm" in apt_clause
+    for release, major in DISTRO_NODEJS.items():
+        assert (release in apt_clause) == (major >= typescript.MIN_NODE), release
+        assert release in typescript.INSTALL_HINT, f"the hint says nothing about {release}"
+
+
 def test_old_node_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = tmp_path / "node"
     fake.write_text("#!/bin/sh\necho v18.20.4\n")

@@ -33,8 +33,8 @@ MIN_NODE = 20
 INSTALL_TIMEOUT = 600
 COMPILE_TIMEOUT = 300
 INSTALL_HINT = ("install Node.js 20 or later with npm (the Anthropic SDK's floor): `apt-get install nodejs npm` on "
-                "Debian 13 or Ubuntu 24.04; Debian 12's nodejs is 18, so there add NodeSource's nodejs "
-                "(https://github.com/nodesource/distributions); elsewhere https://nodejs.org")
+                "Debian 13 (its nodejs is 20); Debian 12's and Ubuntu 24.04's nodejs is 18, too old, so there add "
+                "NodeSource's nodejs (https://github.com/nodesource/distributions); elsewhere https://nodejs.org")
 
 
 class CompileError(WifLabError):
