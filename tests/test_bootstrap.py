@@ -27,6 +27,7 @@ BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)
     ("test.py", ["PYTEST ARGUMENTS", "nbval", "-k okta"]),
     ("jupyterlab.py", ["JUPYTERLAB ARGUMENTS", "--port 8899", "--allow-root"]),
     ("regen_outputs.py", ["--timeout", "notebooks", "git diff notebooks/"]),
+    ("build_site.py", ["--output", "--notebooks", "build/site/"]),
 ])
 @pytest.mark.parametrize("flag", ["--help", "-h"])
 def test_help_is_answered_before_anything_is_created(tmp_path: Path, script: str, words: list[str],
@@ -59,6 +60,12 @@ def _load(name: str) -> ModuleType:
         return module
     finally:
         sys.path.remove(str(SCRIPTS))
+
+
+def test_the_site_script_knows_the_arguments_of_the_site_builder() -> None:
+    from wif_lab.docsite.__main__ import build_parser
+
+    assert _options(_load("build_site").build_parser()) == _options(build_parser())
 
 
 def _options(parser: argparse.ArgumentParser) -> set[tuple[str, ...]]:

@@ -43,12 +43,16 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="build_site", description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where the site goes (default build/site)")
     parser.add_argument("--notebooks", type=Path, default=DEFAULT_NOTEBOOKS,
                         help="folder of executed notebooks to publish (default notebooks/)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     return build(args.output, args.notebooks)
 
 
