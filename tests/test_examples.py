@@ -86,13 +86,20 @@ def test_okta_curl_script(rb: Runbook, okta_rule: Any, the_lab: Lab) -> None:
     reached_claude(examples.run("okta/curl.sh", rb), okta_rule, the_lab)
 
 
-def test_okta_token_file_script(rb: Runbook, okta_rule: Any, the_lab: Lab) -> None:
-    """The guide's CLI tab: Okta's token in a file, then a program with no credential code."""
+def test_okta_token_file_script(rb: Runbook, okta_rule: Any, the_lab: Lab, tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guide's CLI tab: Okta's token in a file, then a program with no credential code. The temporary
+    token file goes when the script ends, refused or not."""
     require_tools("curl", "jq", "openssl")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
     run = examples.run("okta/token_file.sh", rb)
     reached_claude(run, okta_rule, the_lab)
     assert "ANTHROPIC_IDENTITY_TOKEN_FILE" not in run.env  # the script makes the file and names it itself
     assert "ANTHROPIC_PROFILE" not in run.env
+    refused = examples.run("okta/token_file.sh", rb, settings={**the_lab.section("okta"), "key_id": "no-such-key"},
+                           check=False)
+    assert not refused.ok and "invalid_client" in refused.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_okta_token_file_script_with_a_profile(rb: Runbook, okta_rule: Any, the_lab: Lab) -> None:
@@ -148,18 +155,6 @@ def profile_run_reaches_claude_and_caches(rb: Runbook, name: str, profile: str, 
     second = examples.run(name, rb, profile=profile)
     assert second.ok and f"({rule.target.service_account_id})" in second.stdout
     assert len(the_lab.events(federation_rule_id=rule.id, limit=100)) == events_before
-
-
-def test_token_file_scripts_leave_no_token_behind(rb: Runbook, okta_rule: Any, the_lab: Lab,
-                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The scripts' temporary token file goes when they end, refused or not."""
-    require_tools("curl", "jq", "openssl")
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    assert examples.run("okta/token_file.sh", rb).ok
-    refused = examples.run("okta/token_file.sh", rb, settings={**the_lab.section("okta"), "key_id": "no-such-key"},
-                           check=False)
-    assert not refused.ok and "invalid_client" in refused.stderr
-    assert list(tmp_path.iterdir()) == []
 
 
 # --- the same program on App Service / Functions / Container Apps (the platform's identity endpoint) ---
