@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from tests._hostile import BAD_UTF8, bad_form, examples, hostile_claims, sign_raw
+from tests._hostile import BAD_UTF8, bad_form, examples, hostile_claims, hostile_json, sign_raw
 from wif_lab.mock.base import LabContext
 from wif_lab.mock.keys import KeyStore
 from wif_lab.mock.okta import OktaMock
@@ -158,3 +158,34 @@ def test_a_dpop_jwk_of_the_wrong_types_is_invalid(org: Org, jwk: dict[str, Any])
 def test_a_form_past_the_size_cap_is_invalid_request(org: Org) -> None:
     r = org.post(b"grant_type=client_credentials&pad=" + b"a" * (2 * 1024 * 1024))
     assert_okta(r, 400, "invalid_request", "The request could not be parsed.")
+
+
+# ── the Management API (what `wif-lab setup okta` drives) ─────────────────────────────────────────────
+
+MANAGEMENT_LISTS = ("/api/v1/apps", "/api/v1/authorizationServers")
+
+
+def _ssws(org: Org) -> dict[str, str]:
+    return {"authorization": f"SSWS {org.conn['api_token']}", "content-type": "application/json",
+            "accept": "application/json"}
+
+
+def assert_malformed_body(r: httpx.Response) -> None:
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert (body["errorCode"], body["errorSummary"]) == ("E0000003", "The request body was not well-formed.")
+
+
+@examples(30)
+@given(path=st.sampled_from(MANAGEMENT_LISTS), body=hostile_json(top="object"))
+def test_management_api_refuses_hostile_bodies_and_stores_nothing(org: Org, path: str, body: str) -> None:
+    assert_malformed_body(org.http.post(path, content=body.encode(), headers=_ssws(org)))
+    for listed in MANAGEMENT_LISTS:  # nothing half-stored: every list still serialises
+        assert org.http.get(listed, headers=_ssws(org)).status_code == 200
+
+
+def test_a_lone_surrogate_never_reaches_the_management_store(org: Org) -> None:
+    server = b'{"name": "s\\ud800", "description": "d", "audiences": ["https://api.anthropic.com"]}'
+    assert_malformed_body(org.http.post("/api/v1/authorizationServers", content=server, headers=_ssws(org)))
+    listed = org.http.get("/api/v1/authorizationServers", headers=_ssws(org))
+    assert listed.status_code == 200 and all("\ud800" not in s["name"] for s in listed.json())

@@ -17,7 +17,6 @@ validation cause is the lab's own ([inferred]).
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..inbound import Rejected, json_object
 from . import errors as E
 from .console import (
     CLIENT_CREDENTIALS,
@@ -603,18 +603,12 @@ ROUTES: dict[str, dict[str, Handler]] = {
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > _BODY_LIMIT:
-            raise Refused(E.api_error(400, "E0000003", "The request body was not well-formed."))
+    """A JSON object, read strictly (:mod:`..inbound`): NaN, out-of-range numbers, lone surrogates and deep
+    nesting are as malformed as broken syntax, so nothing that cannot be written back out is ever stored."""
     try:
-        body = json.loads(raw or b"null")
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise Refused(E.api_error(400, "E0000003", "The request body was not well-formed."))
-    return body
+        return await json_object(request, limit=_BODY_LIMIT)
+    except Rejected:
+        raise Refused(E.api_error(400, "E0000003", "The request body was not well-formed.")) from None
 
 
 def _endpoint(api: ManagementApi, methods: dict[str, Handler]) -> Callable[[Request], Awaitable[Response]]:
