@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from tests._azure_lab import ENTRA_BASE, START, FakeClock, azure_context
-from tests._hostile import BAD_ESCAPES, bad_form, examples, hostile_claims, sign_raw
+from tests._hostile import BAD_ESCAPES, bad_form, examples, hostile_claims, hostile_json, sign_raw
 from wif_lab.jose import MAX_NUMERIC_DATE
 from wif_lab.mock.aks import aks_cluster
 from wif_lab.mock.azure_imds import TOKEN_PATH, ImdsMock
@@ -146,3 +146,30 @@ def test_a_well_formed_request_still_gets_its_token(tenant: Tenant) -> None:
                               headers={"metadata": "true"})
     assert ok.status_code == 200, ok.text
     assert ok.json()["resource"] == "https://api.anthropic.com"
+
+
+# ── the lab-only routes both mocks add (federated credentials, pods, tokens) ─────────────────────────
+
+
+@examples(30)
+@given(body=hostile_json(top="object"))
+def test_entra_lab_credentials_refuse_hostile_bodies(tenant: Tenant, body: str) -> None:
+    r = tenant.http.put("/lab/identities/claude-inference/federated_credentials/hostile", content=body.encode(),
+                        headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == "BadRequest" and r.json()["error"]["message"].startswith("request body ")
+    assert all(f.name != "hostile" for f in tenant.entra.federated_credentials("claude-inference"))
+
+
+@examples(30)
+@given(route=st.sampled_from(["PUT /lab/pods/hostile/claude-inference", "POST /lab/tokens",
+                              "PUT /lab/attendees/hostile"]),
+       body=hostile_json(top="object"))
+def test_aks_lab_routes_refuse_hostile_bodies(tenant: Tenant, route: str, body: str) -> None:
+    method, path = route.split(" ")
+    http = TestClient(tenant.k8s.asgi(), base_url="https://oic.aks.test")
+    r = http.request(method, path, content=body.encode(), headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert (r.json()["kind"], r.json()["status"], r.json()["code"]) == ("Status", "Failure", 400)
+    assert r.json()["message"].startswith("request body ")
+    assert http.get("/lab/pods/hostile/claude-inference").status_code == 404  # nothing was deployed

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ..errors import MockRefusal
+from ..inbound import Rejected, json_object
 
 if TYPE_CHECKING:
     from .service import EntraMock
@@ -31,10 +32,10 @@ def lab_routes(entra: EntraMock) -> list[Route]:
     async def put_credential(request: Request) -> JSONResponse:
         identity, name = request.path_params["identity"], request.path_params["name"]
         try:
-            body = await request.json()
-        except ValueError:
-            raise _refused("the body is not JSON") from None
-        if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in ("issuer", "subject")):
+            body = await json_object(request)  # strict: nothing that cannot be serialised is stored
+        except Rejected as exc:
+            raise _refused(exc.reason) from None
+        if not all(isinstance(body.get(k), str) for k in ("issuer", "subject")):
             raise _refused("issuer and subject: required strings")
         with entra._lock:  # reentrant: add_federated_credential takes it again
             try:

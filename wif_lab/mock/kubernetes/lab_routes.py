@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from ..base import ATTENDEE_NAME
 from ..errors import MockRefusal
+from ..inbound import Rejected, json_object
 
 if TYPE_CHECKING:
     from .cluster import KubernetesMock, Pod, ServiceAccount
@@ -39,13 +40,11 @@ def _refused(message: str, status: int = 400) -> MockRefusal:
 
 
 async def _body(request: Request) -> dict[str, Any]:
+    """A JSON object, read strictly: nothing a later answer could not serialise reaches an account or a token."""
     try:
-        body = await request.json()
-    except ValueError:
-        raise _refused("the body is not JSON") from None
-    if not isinstance(body, dict):
-        raise _refused("the body must be a JSON object")
-    return body
+        return await json_object(request)
+    except Rejected as exc:
+        raise _refused(exc.reason) from None
 
 
 def pod_json(pod: Pod) -> dict[str, Any]:
