@@ -373,7 +373,18 @@ class Targets:
             return Req(rng.choice(["GET", "POST"]), o["org_url"] + odd_path(rng), form_type,
                        urlencode({"grant_type": rng.choice(ODD_TEXT)}).encode())
 
-        return [(0.35, hostile_assertion), (0.2, not_utf8), (0.15, basic), (0.2, dpop), (0.1, path)]
+        ssws = _h(authorization=f"SSWS {o['api_token']}", content_type="application/json")
+
+        def management(rng: random.Random) -> Req:  # the Management API `wif-lab setup okta` drives
+            path, fields = rng.choice([
+                ("/api/v1/apps", {"name": "oidc_client", "label": "fuzz", "signOnMode": "OPENID_CONNECT"}),
+                ("/api/v1/authorizationServers", {"name": "fuzz", "description": "fuzz",
+                                                  "audiences": ["https://api.anthropic.com"]}),
+            ])
+            return Req("POST", o["org_url"] + path, ssws, hostile_body(rng, fields))
+
+        return [(0.3, hostile_assertion), (0.2, not_utf8), (0.15, basic), (0.15, dpop), (0.1, path),
+                (0.1, management)]
 
     # -- entra
 
@@ -411,7 +422,12 @@ class Targets:
             tail = rng.choice(["/v2.0/.well-known/openid-configuration", "/discovery/v2.0/keys", "/oauth2/v2.0/token"])
             return Req(rng.choice(["GET", "POST"]), entra["base_url"] + odd_path(rng) + tail)
 
-        return [(0.4, hostile_assertion), (0.25, not_utf8), (0.2, correlation), (0.15, path)]
+        def lab(rng: random.Random) -> Req:  # the lab-only route that adds a federated credential
+            url = f"{entra['base_url']}/lab/identities/claude-inference/federated_credentials/fuzz"
+            return Req("PUT", url, _h(content_type="application/json"),
+                       hostile_body(rng, {"issuer": aks["issuer"], "subject": aks["subject"]}))
+
+        return [(0.35, hostile_assertion), (0.25, not_utf8), (0.2, correlation), (0.1, path), (0.1, lab)]
 
     # -- imds
 
@@ -484,7 +500,17 @@ class Targets:
         def path(rng: random.Random) -> Req:
             return Req("GET", root + odd_path(rng))
 
-        return [(0.7, documents), (0.1, rotate), (0.2, path)]
+        def lab(rng: random.Random) -> Req:  # the lab-only pod, token and attendee routes
+            method, url, fields = rng.choice([
+                ("PUT", f"{root}/lab/pods/fuzz/fuzz", {"client_id": "fuzz"}),
+                ("POST", f"{root}/lab/tokens", dict(zip(("namespace", "service_account"),
+                                                        aks["service_account"].split("/"), strict=True),
+                                                    audience="fuzz")),
+                ("PUT", f"{root}/lab/attendees/fuzz", {"client_id": "fuzz"}),
+            ])
+            return Req(method, url, _h(content_type="application/json"), hostile_body(rng, fields))
+
+        return [(0.6, documents), (0.1, rotate), (0.15, path), (0.15, lab)]
 
     # -- kubernetes_cluster (the self-managed cluster's API server)
 
