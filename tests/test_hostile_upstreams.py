@@ -23,9 +23,11 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from tests._hostile import assert_exchange_denied
+from tests._hostile import assert_exchange_denied, examples
 from wif_lab.errors import DiscoveryError
 from wif_lab.mock.anthropic.service import AnthropicMock
 from wif_lab.mock.anthropic.token import key_source
@@ -74,6 +76,15 @@ class _Handler(BaseHTTPRequestHandler):
             elif kind == "declared":
                 self._head({"content-length": str(10**9)})
                 self.wfile.write(b"{" * 1024)
+            elif kind == "gen":  # /gen/<size>/<declared: none|exact|huge>/<chunk>/<delay ms>: any upstream shape
+                size, declared, chunk, delay_ms = self.path.split("/")[2:6]
+                body = generated_document(int(size))
+                self._head({} if declared == "none" else
+                           {"content-length": str(len(body) if declared == "exact" else 10**9)})
+                for i in range(0, len(body), int(chunk)):
+                    self.wfile.write(body[i:i + int(chunk)])
+                    self.wfile.flush()
+                    time.sleep(int(delay_ms) / 1000)
             elif kind == "huge":
                 self._head({})
                 sent, chunk = 0, b"[" + b" " * (64 * 1024 - 1)
@@ -100,6 +111,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, body: bytes) -> None:
         self._head({"content-length": str(len(body))})
         self.wfile.write(body)
+
+
+def generated_document(size: int) -> bytes:
+    """A JSON object of exactly ``size`` bytes (at least 12)."""
+    return b'{"pad": "' + b"x" * (size - 12) + b'"}\n'
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +226,35 @@ def test_an_exchange_against_a_dripping_issuer_is_denied_with_the_reason_logged(
     assert_exchange_denied(r)
     event = mock.store.events[-1]
     assert event.reason == "jwks_fetch_failed" and "did not arrive within" in event.detail
+
+
+# ── the same bounds as a property: any size, declared length, chunking and pace an upstream picks ───────
+
+CAP = 2048  # a small cap keeps each example cheap; the production cap is only a bigger number
+
+
+@examples(25)
+@given(size=st.integers(min_value=12, max_value=6 * 1024), declared=st.sampled_from(["none", "exact", "huge"]),
+       chunk=st.sampled_from([16, 256, 4096]), delay_ms=st.sampled_from([0, 5, 50, 200]))
+def test_any_upstream_is_read_within_the_deadline_and_the_cap(tls: LabTLS, upstream: Upstream, size: int,
+                                                              declared: str, chunk: int, delay_ms: int) -> None:
+    url = f"{upstream.base}/gen/{size}/{declared}/{chunk}/{delay_ms}"
+    dripping = -(-size // chunk) * delay_ms / 1000  # how long the whole body takes to arrive
+
+    async def run() -> Any:
+        async with client(tls) as http:
+            return await fetch_json(http, url, "document", deadline=DEADLINE, max_bytes=CAP)
+
+    started = time.monotonic()
+    try:
+        document: Any = asyncio.run(run())
+    except FetchFailed as exc:
+        document, detail = None, exc.detail
+    elapsed = time.monotonic() - started
+    assert elapsed < DEADLINE + 1.0, f"{url}: {elapsed:.2f} s against a {DEADLINE} s deadline"  # never waits it out
+    if declared == "huge" or size > CAP:
+        assert document is None and ("larger than" in detail or "did not arrive within" in detail), url
+    elif dripping > 2 * DEADLINE:
+        assert document is None and "did not arrive within" in detail, url
+    elif dripping < DEADLINE / 4:
+        assert document == json.loads(generated_document(size)), url  # a prompt, small document is read whole
