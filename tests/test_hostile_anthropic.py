@@ -16,7 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import given
+from hypothesis import event as hypothesis_event
+from hypothesis import example, given
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
@@ -280,3 +281,55 @@ def test_a_costly_condition_is_cut_off_while_the_server_keeps_answering(
     # The worker was replaced: the same rule still admits a token whose list is short.
     ok = lab.exchange(lab.sign(json.dumps(lab.claims(l=[1, 2])).encode()), lab.costly_rule_id)
     assert ok.status_code == 200, ok.text
+
+
+# ── costly conditions as a property: nesting, macros and list sizes drawn at will ───────────────────
+
+@st.composite
+def nested_condition(draw: st.DrawFn) -> tuple[str, int]:
+    """A condition nesting ``depth`` comprehensions over ``claims.l``; the work grows as len(l) ** depth."""
+    depth = draw(st.integers(min_value=1, max_value=5))
+    names = [f"v{i}" for i in range(depth)]
+    expression = " + ".join(names) + " >= 0"
+    for name in reversed(names):
+        expression = f"claims.l.{draw(st.sampled_from(['all', 'exists', 'exists_one']))}({name}, {expression})"
+    return expression, depth
+
+
+COSTLIEST = ("claims.l.all(v0, claims.l.all(v1, claims.l.all(v2, v0 + v1 + v2 >= 0)))", 3)
+
+
+@examples(20)
+@given(condition=nested_condition(), length=st.integers(min_value=0, max_value=800))
+@example(condition=COSTLIEST, length=800)  # 512 million steps: always cut off at the deadline
+def test_any_comprehension_is_refused_or_bounded(lab: Lab, monkeypatch: pytest.MonkeyPatch,
+                                                 condition: tuple[str, int], length: int) -> None:
+    """Too deep: refused at creation as too costly. Otherwise the exchange answers within the condition's
+    deadline, admitted or denied with a reason the history names — never a 5xx, never an unbounded wait."""
+    monkeypatch.setattr(rules, "CONDITION_DEADLINE", 0.5)
+    expression, depth = condition
+    created = lab.http.post(f"{ORG}/federation_rules", headers=lab.admin, json={
+        "name": f"nested-{uuid.uuid4().hex[:8]}", "issuer_id": lab.mock.store.rules[lab.rule_id]["issuer_id"],
+        "match": {"subject_prefix": "w*", "condition": expression}, "oauth_scope": "workspace:developer",
+        "target": {"type": "service_account", "service_account_id": lab.sa_id},
+        "workspace_id": lab.mock.store.default_workspace_id})
+    if depth > rules.MAX_COMPREHENSION_NESTING:
+        assert_api_error(created, 400, "invalid_request_error", f"nests {depth} comprehensions")
+        hypothesis_event("refused at creation")
+        return
+    assert created.status_code == 200, created.text
+    started = time.monotonic()
+    r = lab.exchange(lab.sign(json.dumps(lab.claims(l=list(range(length)))).encode()), created.json()["id"])
+    elapsed = time.monotonic() - started
+    assert elapsed < 0.5 + 10, f"{elapsed:.1f} s for a 0.5 s condition deadline"  # 10 s: a new worker's start-up
+    if r.status_code == 200:
+        hypothesis_event("admitted")
+        return
+    assert_exchange_denied(r)
+    event = lab.event_for(r)
+    hypothesis_event(event.reason)
+    assert event.reason in ("condition_false", "condition_timeout"), (event.reason, event.detail)
+    if event.reason == "condition_timeout":
+        assert "did not finish within 0.5 s" in event.detail
+    if (expression, length) == (COSTLIEST[0], 800):
+        assert event.reason == "condition_timeout"
