@@ -154,6 +154,14 @@ CASES = [
     Case("service-account-missing", lambda e: e.body(service_account_id=_DROP), 400, BAD),
     Case("service-account-malformed", lambda e: e.body(service_account_id="sa-1"), 400, BAD),
     Case("workspace-malformed", lambda e: e.body(workspace_id="ws 1"), 400, BAD),
+    # neither wrkspc_… nor 'default': malformed, not "no workspace given"
+    Case("workspace-empty", lambda e: e.body(workspace_id=""), 400, BAD),
+    # a well-formed id followed by a newline is not a well-formed id
+    Case("rule-id-trailing-newline", lambda e: e.body(federation_rule_id=e.fed.rule.id + "\n"), 400, BAD),
+    Case("service-account-trailing-newline",
+         lambda e: e.body(service_account_id=e.fed.service_account.id + "\n"), 400, BAD),
+    Case("workspace-trailing-newline", lambda e: e.body(workspace_id=e.lab.stack.mocks["anthropic"].store
+                                                        .default_workspace_id + "\n"), 400, BAD),
     Case("unknown-field", lambda e: e.body(scope="workspace:developer"), 400, BAD),
     # --- refused assertions: 401 authentication_error, all with the same opaque body ---------
     Case("assertion-over-16kib", lambda e: e.body(assertion="e" * (16 * 1024 + 1)), 401, DENIED,

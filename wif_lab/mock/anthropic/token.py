@@ -48,9 +48,10 @@ CLOCK_SKEW = 30
 MAX_ASSERTION_BYTES = 16 * 1024
 AUTHENTICATION_FAILED = "Authentication failed"
 
-_RULE_ID = re.compile(r"^fdrl_[A-Za-z0-9]{1,64}$")
-_SA_ID = re.compile(r"^svac_[A-Za-z0-9]{1,64}$")
-_WS_ID = re.compile(r"^wrkspc_[A-Za-z0-9]{1,64}$")
+# Matched with fullmatch: "$" would also accept a trailing newline.
+_RULE_ID = re.compile(r"fdrl_[A-Za-z0-9]{1,64}")
+_SA_ID = re.compile(r"svac_[A-Za-z0-9]{1,64}")
+_WS_ID = re.compile(r"wrkspc_[A-Za-z0-9]{1,64}")
 _FIELDS = ("grant_type", "assertion", "federation_rule_id", "organization_id", "service_account_id", "workspace_id")
 _REQUIRED = ("grant_type", "assertion", "federation_rule_id", "organization_id", "service_account_id")
 
@@ -109,14 +110,14 @@ def _parse_request(body: dict[str, Any]) -> dict[str, Any]:
             raise BadRequest(f"{name}: Input should be a valid string")
     if body["grant_type"] != JWT_BEARER_GRANT:
         raise BadRequest(f"grant_type: Input should be '{JWT_BEARER_GRANT}'")
-    if not _RULE_ID.match(body["federation_rule_id"]):
+    if not _RULE_ID.fullmatch(body["federation_rule_id"]):
         raise BadRequest("federation_rule_id: Invalid federation rule ID (expected fdrl_...)")
     if not _uuid_ok(body["organization_id"]):
         raise BadRequest("organization_id: Input should be a valid UUID")
-    if not _SA_ID.match(body["service_account_id"]):
+    if not _SA_ID.fullmatch(body["service_account_id"]):
         raise BadRequest("service_account_id: Invalid service account ID (expected svac_...)")
     ws = body.get("workspace_id")
-    if ws and ws != "default" and not _WS_ID.match(ws):
+    if ws is not None and ws != "default" and not _WS_ID.fullmatch(ws):  # "" is neither: malformed, not absent
         raise BadRequest("workspace_id: Invalid workspace ID (expected wrkspc_... or 'default')")
     return body
 
