@@ -256,6 +256,25 @@ def test_a_federation_profile_configures_the_sdk_and_caches_its_token(rb: Runboo
     assert len(the_lab.events(federation_rule_id=direct_rule.id, limit=100)) == events_before
 
 
+def test_each_runbook_has_a_profile_folder_of_its_own(the_lab: Lab, okta_rule: Any) -> None:
+    """No attendee of a shared lab, and no earlier run of a notebook, lends a runbook a cached Claude API token:
+    the profile's folder belongs to one runbook (reused by its own runs), is shown the same way every time,
+    and goes with the runbook."""
+    import gc
+
+    first, second = mock_runbook(the_lab), mock_runbook(the_lab)
+    env = examples.environment(first, "okta/token_file.sh", rule=okta_rule, profile="claude-okta")
+    again = examples.environment(first, "okta/token_file.sh", rule=okta_rule, profile="claude-okta")
+    other = examples.environment(second, "okta/token_file.sh", rule=okta_rule, profile="claude-okta")
+    folder = Path(env["ANTHROPIC_CONFIG_DIR"])
+    assert again["ANTHROPIC_CONFIG_DIR"] == str(folder) != other["ANTHROPIC_CONFIG_DIR"]
+    assert folder.parent == the_lab.connection.path.parent
+    assert env.shown("ANTHROPIC_CONFIG_DIR") == other.shown("ANTHROPIC_CONFIG_DIR") == examples.CONFIG_DIR_SHOWN
+    del first, env, again
+    gc.collect()
+    assert not folder.exists() and Path(other["ANTHROPIC_CONFIG_DIR"]).is_dir()
+
+
 def _shape(value: Any) -> Any:
     return {k: _shape(v) for k, v in value.items()} if isinstance(value, dict) else type(value).__name__
 

@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,12 +183,22 @@ def _settings_from_lab(rb: Runbook, directory: str) -> dict[str, Any]:
             "scope": section["scope"]}
 
 
+_CONFIG_DIRS: weakref.WeakKeyDictionary[Runbook, Path] = weakref.WeakKeyDictionary()
+CONFIG_DIR_SHOWN = "<lab run dir>/anthropic-config"
+
+
 def _config_dir(rb: Runbook) -> Path:
-    """Where a profile run keeps the SDK's config (and its token cache): the lab's run folder, or a
-    temporary folder in live mode (never your ~/.config/anthropic)."""
-    if rb.lab is not None and rb.lab.connection.path is not None:
-        return rb.lab.connection.path.parent / "anthropic-config"
-    return Path(tempfile.mkdtemp(prefix="wif-lab-anthropic-config-"))
+    """Where a profile run keeps the SDK's config and its Claude API token cache: a folder of this runbook's
+    own, in the lab's run folder (a temporary one in live mode), never your ~/.config/anthropic. Its own, so
+    that no other attendee of a shared lab, and no earlier run of the notebook, lends it a cached token;
+    removed with the runbook."""
+    found = _CONFIG_DIRS.get(rb)
+    if found is None:
+        parent = rb.lab.connection.path.parent if rb.lab is not None and rb.lab.connection.path is not None else None
+        found = Path(tempfile.mkdtemp(prefix="anthropic-config-", dir=parent))
+        _CONFIG_DIRS[rb] = found
+        weakref.finalize(rb, shutil.rmtree, found, True)
+    return found
 
 
 def install_profile(config_dir: Path, name: str, *, source: str = PROFILE_FILE, token_file: str | None = None) -> Path:
@@ -201,6 +212,15 @@ def install_profile(config_dir: Path, name: str, *, source: str = PROFILE_FILE, 
     target.write_text(json.dumps(profile, indent=2) + "\n")
     target.chmod(0o644)  # the SDK refuses a config file that group or others can write
     return target
+
+
+def _use_profile(rb: Runbook, name: str, profile: str, values: dict[str, str], hide: dict[str, str], *,
+                 token_file: str | None = None) -> None:
+    """Install ``name``'s profile in the runbook's own config folder and point the program at it."""
+    config_dir = _config_dir(rb)
+    install_profile(config_dir, profile, source=PROFILE_FILES[name], token_file=token_file)
+    values.update(ANTHROPIC_CONFIG_DIR=str(config_dir), ANTHROPIC_PROFILE=profile)
+    hide[str(config_dir)] = CONFIG_DIR_SHOWN if rb.lab is not None else "<temporary folder>/anthropic-config"
 
 
 def environment(rb: Runbook, name: str, *, settings: Mapping[str, Any] | None = None, rule: Any = None,
@@ -256,15 +276,12 @@ def environment(rb: Runbook, name: str, *, settings: Mapping[str, Any] | None = 
                       or (rb.lab.section("aks")["anthropic_token_file"] if rb.lab is not None
                           else os.environ.get("ANTHROPIC_IDENTITY_TOKEN_FILE", POD_TOKEN_PATH)))
         if profile:
-            config_dir = _config_dir(rb)
-            install_profile(config_dir, profile, token_file=token_file if token_file != POD_TOKEN_PATH else None)
-            values.update(ANTHROPIC_CONFIG_DIR=str(config_dir), ANTHROPIC_PROFILE=profile)
+            moved = token_file if token_file != POD_TOKEN_PATH else None
+            _use_profile(rb, name, profile, values, hide, token_file=moved)
         else:
             values["ANTHROPIC_IDENTITY_TOKEN_FILE"] = token_file
     elif name in PROFILE_FILES and profile:  # the token-file scripts: only the profile to add
-        config_dir = _config_dir(rb)
-        install_profile(config_dir, profile, source=PROFILE_FILES[name])
-        values.update(ANTHROPIC_CONFIG_DIR=str(config_dir), ANTHROPIC_PROFILE=profile)
+        _use_profile(rb, name, profile, values, hide)
     elif name == "spiffe/token_file.py":
         values.pop("SPIFFE_ENDPOINT_SOCKET", None)  # the workload reads the helper's file, not the socket
         if settings.get("token_file"):
