@@ -96,11 +96,27 @@ def _refused(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[str, str]:
     return first.removeprefix("error: "), check
 
 
-@pytest.mark.parametrize("port", ["70000", "-1", "65535"])
+@pytest.mark.parametrize("port", ["65530", "65535"])
 def test_serve_refuses_a_port_out_of_range(capsys: pytest.CaptureFixture[str], tmp_path: Path, port: str) -> None:
     first, check = _refused(capsys, "--port", port, "--state-dir", str(tmp_path))
     assert first.startswith(f"--port {port} is out of range: the ") and "0 (the default) for free ports" in check
     assert not (tmp_path / "connection.json").exists()
+
+
+@pytest.mark.parametrize("port", ["-1", "65536", "100000"])
+def test_serve_refuses_what_is_not_a_port_number(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                 port: str) -> None:
+    first, check = _refused(capsys, "--port", port, "--state-dir", str(tmp_path))
+    assert first == f"--port {port} is not a port number" and "0 (the default) for free ports" in check
+
+
+@pytest.mark.parametrize("option", ["--state-dir", "--run-dir"])
+def test_serve_refuses_an_empty_folder_option(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                              option: str) -> None:
+    other = ["--state-dir", str(tmp_path)] if option == "--run-dir" else []
+    first, check = _refused(capsys, option, "", *other)
+    assert first == f"{option} is empty" and "leave the option out" in check
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::"])
@@ -184,10 +200,10 @@ def test_a_second_serve_on_the_same_state_dir_is_refused(
 
 
 def test_serve_errors_exit_with_code_2_from_the_command_line(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "wif_lab.cli", "mock", "serve", "--port", "70000",
+    result = subprocess.run([sys.executable, "-m", "wif_lab.cli", "mock", "serve", "--port", "65530",
                              "--state-dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.startswith("error: --port 70000 is out of range") and len(result.stderr.splitlines()) == 2
+    assert result.stderr.startswith("error: --port 65530 is out of range") and len(result.stderr.splitlines()) == 2
 
 
 def test_a_served_address_gets_certificates_that_name_it(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     _check_host(args.host)
     _check_port(args.port, len(default_specs()))
+    _check_folder_options(args)
     state_dir = Path(args.state_dir).expanduser() if args.state_dir else None
     if state_dir is None:
         from .lab import default_state_dir
@@ -61,6 +62,7 @@ def _init(args: argparse.Namespace) -> int:
     from .mock.stack import MockStack
 
     _check_host(args.host)
+    _check_folder_options(args)
     state_dir = Path(args.state_dir).expanduser() if args.state_dir else default_state_dir()
     with tempfile.TemporaryDirectory(prefix="wif-lab-init-") as run_dir:
         stack = MockStack(state_dir, host=args.host, connection_file=Path(run_dir) / "connection.json",
@@ -129,10 +131,23 @@ def _check_host(host: str) -> None:
         )
 
 
+def _check_folder_options(args: argparse.Namespace) -> None:
+    """An empty --state-dir or --run-dir (an unset shell variable, say) is a mistake, not a wish for the default."""
+    for option in ("state_dir", "run_dir"):
+        value = getattr(args, option, None)
+        if value is not None and not value.strip():
+            flag = "--" + option.replace("_", "-")
+            raise ConfigurationError(f"{flag} is empty", hint=f"give {flag} a folder, or leave the option out for the "
+                                     "default")
+
+
 def _check_port(port: int, count: int) -> None:
     """The mocks take ``count`` consecutive ports from ``port`` (0: free ports chosen by the system)."""
     last = 65535 - count + 1
-    if port != 0 and not 1 <= port <= last:
+    if port != 0 and not 1 <= port <= 65535:
+        raise ConfigurationError(f"--port {port} is not a port number",
+                                 hint=f"a first port from 1024 to {last}, or 0 (the default) for free ports")
+    if port != 0 and port > last:
         raise ConfigurationError(
             f"--port {port} is out of range: the {count} mocks take ports {port}–{port + count - 1}",
             hint=f"a first port from 1024 to {last}, or 0 (the default) for free ports",
