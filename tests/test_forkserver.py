@@ -140,3 +140,88 @@ def test_a_server_whose_owner_was_killed_leaves_nothing_behind(tmp_path: Path) -
     while address.parent.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not address.parent.exists()
+
+
+# --- shell programs: their `python3` is the server's stand-in ------------------------------------------
+
+SHELL_PROBE = """\
+set -e
+python3 - "$@" <<'PY'
+import json, os, sys
+print(json.dumps({"env": dict(os.environ), "cwd": os.getcwd(), "argv": sys.argv, "name": __name__,
+                  "path0": sys.path[0], "preloaded": "anthropic" in sys.modules}))
+PY
+"""
+
+
+# As the examples get it: this interpreter's folder first (its python3, not some other on the machine's PATH).
+SHELL_PATH = os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]])
+
+
+def run_shell(path: Path, *args: str, env: dict[str, str] | None = None,
+              timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    given = {"ONLY": "this", "PATH": SHELL_PATH, **(env or {})}
+    return forkserver.run(["bash", path.name, *args], cwd=path.parent, env=given, timeout=timeout)
+
+
+def test_a_shell_programs_python3_runs_on_the_server_as_python3_would(on: str, tmp_path: Path) -> None:
+    path = program(tmp_path, SHELL_PROBE, "program.sh")
+    forked = probe(run_shell(path, "--flag", "value"))
+    assert forked["preloaded"], "the here-document ran in a fresh interpreter, not on the server"
+    fresh = probe(subprocess.run(["bash", path.name, "--flag", "value"], cwd=path.parent, capture_output=True,
+                                 text=True, env={"ONLY": "this", "PATH": SHELL_PATH}, check=False))
+    assert not fresh["preloaded"]
+    assert forked["argv"] == fresh["argv"] == ["-", "--flag", "value"]
+    assert (forked["name"], forked["path0"], forked["cwd"]) == (fresh["name"], fresh["path0"], fresh["cwd"])
+    stand_in = forkserver.shim_dir(on)
+    assert forked["env"]["PATH"] == os.pathsep.join([stand_in, SHELL_PATH])
+    assert forked["env"]["_"] == os.path.join(stand_in, "python3")  # bash's record of the command it ran
+    assert {k: v for k, v in forked["env"].items() if k not in ("PATH", "_")} == \
+        {k: v for k, v in fresh["env"].items() if k not in ("PATH", "_")}  # what bash adds (PWD, SHLVL) included
+
+
+@pytest.mark.parametrize(("body", "status", "out", "err"), [
+    ("python3 - <<'PY'\nimport sys; sys.exit(3)\nPY\n", 3, "", ""),
+    ("python3 - <<'PY'\nraise RuntimeError('refused')\nPY\n", 1, "", 'File "<stdin>", line 1'),
+    ("echo hello | python3 -c 'import sys; print(sys.stdin.read().strip(), \"anthropic\" in sys.modules)'\n", 0,
+     "hello False\n", ""),  # anything but a file or `-` is the real interpreter's
+    ("python3 - <<'PY'\nimport os, signal; os.kill(os.getpid(), signal.SIGTERM)\nPY\necho \"status $?\"\n", 0,
+     "status 143\n", ""),  # killed by a signal, as the shell sees it
+])
+def test_a_shell_programs_python3_exits_as_python3_would(on: str, tmp_path: Path, body: str, status: int, out: str,
+                                                         err: str) -> None:
+    done = run_shell(program(tmp_path, body, "program.sh"))
+    assert (done.returncode, done.stdout) == (status, out), done.stderr
+    assert err in done.stderr
+    if err:
+        assert "forkserver" not in done.stderr and "Traceback (most recent call last):" in done.stderr
+
+
+def test_without_a_server_a_shell_program_gets_the_real_python3(monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    monkeypatch.setenv(forkserver.ENV_VARIABLE, forkserver.OFF)
+    seen = probe(run_shell(program(tmp_path, SHELL_PROBE, "program.sh")))
+    assert not seen["preloaded"] and seen["env"]["PATH"] == SHELL_PATH
+
+
+def test_a_program_whose_client_hangs_up_is_killed(on: str, tmp_path: Path) -> None:
+    """A stand-in killed with its shell (a timeout, an interrupt) takes its program with it."""
+    import json
+    import socket
+
+    path = program(tmp_path, "import time\ntime.sleep(60)\n")
+    body = json.dumps({"argv": [sys.executable, path.name], "cwd": str(path.parent), "env": {}}).encode()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock, open(os.devnull, "w") as sink:
+        sock.connect(on)
+        socket.send_fds(sock, [forkserver._HEADER.pack(len(body))], [sink.fileno(), sink.fileno()])
+        sock.sendall(body)
+        pid = json.loads(sock.makefile("rb").readline())["pid"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the program outlived its client")

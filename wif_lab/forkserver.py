@@ -18,6 +18,12 @@ socket in ``WIF_LAB_FORKSERVER``, which their kernels inherit. A process without
 kernel in JupyterLab) starts its own on first use, so it pays the imports once, not per run. ``WIF_LAB_FORKSERVER=off``
 runs every program in a fresh interpreter. A server that cannot be reached means a fresh interpreter too,
 never a failed run.
+
+Shell programs (the guides' CLI tabs) start ``python3`` themselves. A server puts a stand-in ``python3`` in
+``bin/`` beside its socket, and :func:`run` puts that folder first on such a program's ``PATH``: for
+``python3 FILE.py`` or ``python3 -`` (a here-document) the stand-in hands its argv, folder, environment and
+standard streams to the server and exits as the program does; for anything else, or with no server, it
+becomes the real interpreter.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ import tempfile
 import threading
 import time
 import traceback
+import types
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -54,6 +61,42 @@ IMPORT_TIMEOUT = 60.0  # a server still importing accepts once it is done (early
 # A process's own server (a workshop kernel's) holds ~120 MB: it goes once the notebook stops running programs.
 OWN_IDLE = 300.0
 _HEADER = struct.Struct("!I")
+SHIM_NAMES = ("python3", "python")
+# The stand-in `python3` a shell program finds first on PATH (standard library only; it runs as `python -IS`).
+_SHIM = """\
+import json, os, signal, socket, struct, sys
+
+ADDRESS, REAL = {address!r}, {real!r}
+args = sys.argv[1:]
+
+
+def real():
+    os.execv(REAL, [REAL, *args])
+
+
+if not args or not (args[0] == "-" or (args[0].endswith(".py") and not args[0].startswith("-"))):
+    real()
+if any(name in os.environ for name in {read_at_import!r}):
+    real()
+try:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(ADDRESS)
+    body = json.dumps({{"argv": [REAL, *args], "cwd": os.getcwd(), "env": dict(os.environ)}}).encode()
+    socket.send_fds(sock, [struct.pack("!I", len(body))], [0, 1, 2])
+    sock.sendall(body)
+    reader = sock.makefile("rb")
+    started = reader.readline()
+except OSError:
+    started = b""
+if not started:  # no server (gone idle, stopped): nothing ran, so the real interpreter runs it
+    real()
+line = reader.readline()
+code = json.loads(line)["returncode"] if line else -signal.SIGKILL
+if code < 0:  # killed by a signal: so is this process, as the shell expects
+    signal.signal(-code, signal.SIG_DFL)
+    os.kill(os.getpid(), -code)
+sys.exit(code)
+"""
 
 
 class Unavailable(Exception):
@@ -74,6 +117,7 @@ def serve(address: str, idle: float | str | None = None, preload: str = ",".join
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(address)
     listener.listen(64)  # bound before the imports: early clients wait in the backlog
+    _write_shims(address)
     for module in filter(None, preload.split(",")):
         with contextlib.suppress(ImportError):  # a program that needs a missing module says so itself
             __import__(module)
@@ -100,11 +144,31 @@ def serve(address: str, idle: float | str | None = None, preload: str = ",".join
     _close(listener, address)  # idle: a client connecting now reads no pid and runs a fresh interpreter instead
 
 
+def shim_dir(address: str) -> str:
+    """The folder of the server's stand-in ``python3``: put it first on a shell program's PATH."""
+    return os.path.join(os.path.dirname(address), "bin")
+
+
+def _write_shims(address: str) -> None:
+    folder = shim_dir(address)
+    os.makedirs(folder, exist_ok=True)
+    text = f"#!{sys.executable} -IS\n" + _SHIM.format(address=address, real=sys.executable,
+                                                         read_at_import=READ_AT_IMPORT)
+    for name in SHIM_NAMES:
+        path = os.path.join(folder, name)
+        with open(path + ".tmp", "w") as out:
+            out.write(text)
+        os.chmod(path + ".tmp", 0o755)
+        os.replace(path + ".tmp", path)  # whole or absent: a shell never runs half a stand-in
+
+
 def _close(listener: socket.socket, address: str) -> None:
-    """Stop listening, and leave no socket (nor its folder, when empty) behind."""
+    """Stop listening, and leave no socket, stand-ins nor folder behind."""
     listener.close()
     with contextlib.suppress(OSError):
         os.unlink(address)
+    shutil.rmtree(shim_dir(address), ignore_errors=True)
+    with contextlib.suppress(OSError):
         os.rmdir(os.path.dirname(address))
 
 
@@ -112,7 +176,7 @@ def _waiter(conn: socket.socket) -> None:
     """A child per request: fork the program, tell the client its pid, then its exit status."""
     code = 1
     try:
-        message, fds, _, _ = socket.recv_fds(conn, _HEADER.size, 2)
+        message, fds, _, _ = socket.recv_fds(conn, _HEADER.size, 3)
         (length,) = _HEADER.unpack(message)
         body = b""
         while len(body) < length:
@@ -128,7 +192,7 @@ def _waiter(conn: socket.socket) -> None:
         for fd in fds:
             os.close(fd)
         conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
-        _, status = os.waitpid(pid, 0)
+        status = _wait(pid, conn)
         conn.sendall(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
         code = 0
     except BaseException:  # the client reads the missing status as a failed run
@@ -137,29 +201,58 @@ def _waiter(conn: socket.socket) -> None:
         os._exit(code)
 
 
+def _wait(pid: int, conn: socket.socket) -> int:
+    """The program's wait status; a client that hangs up first (killed, or its timeout passed) kills it."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:  # a kernel before Linux 5.3: wait without watching the client
+        return os.waitpid(pid, 0)[1]
+    with selectors.DefaultSelector() as selector:
+        selector.register(pidfd, selectors.EVENT_READ)
+        selector.register(conn, selectors.EVENT_READ)
+        while True:
+            ready = {key.fileobj for key, _ in selector.select()}
+            if conn in ready and not conn.recv(1):
+                _kill(pid)
+                selector.unregister(conn)
+            if pidfd in ready:
+                os.close(pidfd)
+                return os.waitpid(pid, 0)[1]
+
+
 def _program(request: Mapping[str, object], fds: list[int]) -> None:
-    """Become ``python <argv[1]> <argv[2:]…>`` in ``cwd`` with exactly ``env``, and exit as it would."""
+    """Become ``python <argv[1]> <argv[2:]…>`` in ``cwd`` with exactly ``env``, and exit as it would. ``fds`` are
+    the standard streams: stdout and stderr (stdin is empty), or all three (a stand-in's)."""
     code = 1
+    script = ""
     try:
         for number in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
             signal.signal(number, signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL)
-        stdin = os.open(os.devnull, os.O_RDONLY)
-        for target, fd in zip((0, 1, 2), (stdin, *fds), strict=True):
+        if len(fds) == 2:
+            fds = [os.open(os.devnull, os.O_RDONLY), *fds]
+        for target, fd in zip((0, 1, 2), fds, strict=True):
             os.dup2(fd, target)
         argv = [str(a) for a in request["argv"]][1:]  # type: ignore[union-attr]
         os.chdir(str(request["cwd"]))
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in request["env"].items()})  # type: ignore[union-attr]
-        script = Path(argv[0]).resolve()
         sys.argv = argv
-        sys.path[0] = str(script.parent)  # as `python program.py` sets it
         try:
-            runpy.run_path(str(script), run_name="__main__")
+            if argv[0] == "-":  # `python -`: the program is standard input
+                script = "<stdin>"
+                sys.path[0] = ""
+                main = types.ModuleType("__main__")
+                sys.modules["__main__"] = main
+                exec(compile(sys.stdin.read(), script, "exec"), main.__dict__)
+            else:
+                script = str(Path(argv[0]).resolve())
+                sys.path[0] = str(Path(script).parent)  # as `python program.py` sets it
+                runpy.run_path(script, run_name="__main__")
             code = 0
         except SystemExit as stop:
             code = _exit_code(stop.code)
         except BaseException as exc:  # reported as the interpreter reports an uncaught exception
-            exc = exc.with_traceback(_from_script(exc.__traceback__, str(script)))
+            exc = exc.with_traceback(_from_script(exc.__traceback__, script))
             sys.excepthook(type(exc), exc, exc.__traceback__)
         atexit._run_exitfuncs()  # what the interpreter runs at exit
     finally:
@@ -291,13 +384,27 @@ def run(argv: Sequence[str], *, cwd: str | Path, env: Mapping[str, str],
     """``subprocess.run(argv, cwd=…, env=…, capture_output=True, text=True, timeout=…)`` for a Python program
     (``argv[0]`` is this interpreter): on the fork server when there is one, else in a fresh interpreter."""
     python = len(argv) >= 2 and argv[0] == sys.executable and argv[1].endswith(".py")
-    if python and not any(name in env for name in READ_AT_IMPORT):
+    if not any(name in env for name in READ_AT_IMPORT):
         try:
-            return _run_forked(argv, cwd=cwd, env=env, timeout=timeout)
+            if python:
+                return _run_forked(argv, cwd=cwd, env=env, timeout=timeout)
+            env = _with_shims(env)  # a shell program: its `python3` runs on the server
         except Unavailable:
             pass
     return subprocess.run(list(argv), cwd=cwd, env=dict(env), capture_output=True, text=True, timeout=timeout,
                           check=False)
+
+
+def _with_shims(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with the server's stand-in ``python3`` first on PATH (once the server has written it)."""
+    address = _address()
+    shim = os.path.join(shim_dir(address), SHIM_NAMES[0])
+    deadline = time.monotonic() + BIND_TIMEOUT
+    while not os.path.exists(shim):  # a server that is starting writes it as it binds
+        if not os.path.isdir(os.path.dirname(address)) or time.monotonic() > deadline:
+            raise Unavailable(f"no stand-in python3 beside {address}")
+        time.sleep(0.01)
+    return {**env, "PATH": os.pathsep.join([os.path.dirname(shim), env.get("PATH", os.defpath)])}
 
 
 def _run_forked(argv: Sequence[str], *, cwd: str | Path, env: Mapping[str, str],
