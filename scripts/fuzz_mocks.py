@@ -6,8 +6,9 @@ request bodies with NaN, Infinity, 1e309, integers past 64 bits, lone surrogates
 JWTs (signed with the right keys, so they get past the first checks) carrying the same poison in
 their claims or header; forms and query strings that are not UTF-8; malformed Authorization, DPoP,
 Metadata and client-request-id headers; odd paths, cursors and rule conditions. Every request has
-its own deadline. Per mock it prints the requests sent, a status-code histogram, the 5xx count and
-the hang count (no answer within the deadline). Both counts should be 0.
+its own deadline. Per mock it prints the requests sent, a status-code histogram, the 5xx count, the
+hang count (no answer within the deadline) and the dropped count (the server closed or reset the
+connection instead of answering). All three should be 0.
 
 Nothing leaves the machine: every URL is the stack's own loopback address, and no request can make
 a mock dial out anywhere else.
@@ -739,6 +740,7 @@ class Tally:
     sent: int = 0
     statuses: collections.Counter[str] = field(default_factory=collections.Counter)
     hangs: int = 0
+    dropped: int = 0  # the server closed or reset the connection: no answer at all
     server_errors: int = 0
     transport_errors: collections.Counter[str] = field(default_factory=collections.Counter)
     examples_5xx: list[str] = field(default_factory=list)
@@ -776,6 +778,8 @@ async def fuzz_one(mock: str, targets: Targets, *, requests: int, deadline: floa
                 continue
             except httpx.HTTPError as exc:
                 tally.transport_errors[type(exc).__name__] += 1
+                if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError | httpx.ConnectError):
+                    tally.dropped += 1
                 tally.statuses[f"transport:{type(exc).__name__}"] += 1
                 if len(tally.examples_transport) < 5:
                     tally.examples_transport.append(f"{req.method} {req.url[:80]} {req.headers!r:.200} -> {exc!r:.200}")
@@ -814,14 +818,15 @@ def measure(args: argparse.Namespace) -> int:
             stack.stop()
     if args.json:
         print(json.dumps({mock: {"sent": t.sent, "statuses": dict(t.statuses), "server_errors": t.server_errors,
-                                 "hangs": t.hangs, "transport_errors": dict(t.transport_errors),
+                                 "hangs": t.hangs, "dropped": t.dropped, "transport_errors": dict(t.transport_errors),
                                  "examples_5xx": t.examples_5xx, "seconds": round(t.seconds, 2)}
                           for mock, t in results.items()}))
     else:
         total_5xx = sum(t.server_errors for t in results.values())
         total_hangs = sum(t.hangs for t in results.values())
+        total_dropped = sum(t.dropped for t in results.values())
         print(f"total              {sum(t.sent for t in results.values())} requests, {total_5xx} 5xx, "
-              f"{total_hangs} hangs")
+              f"{total_hangs} hangs, {total_dropped} dropped")
     return 0
 
 
@@ -829,6 +834,7 @@ def report(mock: str, tally: Tally, args: argparse.Namespace) -> None:
     histogram = ", ".join(f"{code}: {count}" for code, count in sorted(tally.statuses.items()))
     rate = tally.sent / tally.seconds if tally.seconds else 0.0
     print(f"{mock:<11} sent {tally.sent:>6}  5xx {tally.server_errors:>3}  hangs {tally.hangs:>3}  "
+          f"dropped {tally.dropped:>3}  "
           f"({tally.seconds:5.1f} s, {rate:4.0f} req/s, deadline {args.deadline:g} s)")
     print(f"{'':<11} statuses  {histogram}")
     for example in tally.examples_5xx:

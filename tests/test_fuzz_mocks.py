@@ -28,4 +28,5 @@ def test_a_small_fuzz_run_finds_no_server_errors() -> None:
         assert figures["sent"] == 30, (mock, figures)
         assert sum(figures["statuses"].values()) == 30, (mock, figures)
         assert figures["server_errors"] == 0, (mock, figures["examples_5xx"])
+        assert figures["hangs"] == figures["dropped"] == 0, (mock, figures["transport_errors"])
         assert not any(code.startswith("5") for code in figures["statuses"]), (mock, figures)
