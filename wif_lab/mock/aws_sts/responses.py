@@ -34,7 +34,7 @@ MAX_AUDIENCES, MAX_AUDIENCE_LENGTH = 10, 1000
 MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
 MAX_FIELDS = 400  # room for the largest valid request (10 audiences, 50 tags) and the invalid ones past it
 _TAG_KEY = re.compile(r"^[\w\s.:/=+\-@]+$", re.UNICODE)  # the model's [\p{L}\p{Z}\p{N}_.:/=+\-@]+
-_MEMBER = re.compile(r"^(?P<list>Audience|Tags)\.member\.(?P<index>[1-9][0-9]{0,2})(?:\.(?P<part>Key|Value))?$")
+_MEMBER = re.compile(r"^(?P<list>Audience|Tags)\.member\.(?P<index>[1-9][0-9]{0,2})(?:\.(?P<part>Key|Value))?\Z")
 
 
 def _value(value: str) -> str:

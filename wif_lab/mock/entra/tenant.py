@@ -22,7 +22,7 @@ MAX_FEDERATED_CREDENTIALS = 20
 # attendee gets a copy of each, named "<attendee>-<name>" (TenantAdmin.attendee_identities).
 LAB_IDENTITIES: tuple[tuple[str, IdentityKind], ...] = (
     ("wif-lab-vm", "system"), ("claude-inference", "user"), ("batch-reporting", "user"))
-_FIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,119}$")
+_FIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,119}\Z")
 
 
 @dataclass(frozen=True)

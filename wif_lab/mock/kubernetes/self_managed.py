@@ -74,8 +74,8 @@ MAX_VERIFICATION_KEYS = 2  # the lab keeps the new key and the one before it (an
 PAGE_WORKLOAD = ("inference", "inference-worker")  # the guide's namespace and service account
 OTHER_WORKLOAD = ("reporting", "batch-reporting")  # another team's pod, with only its default token
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\Z")
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from .console import KNOWN_GRANT_TYPES, OIDC_SCOPES, AuthorizationServer, Servic
 if TYPE_CHECKING:
     from .service import OktaMock
 
-_OKTA_API_SCOPE = re.compile(r"^okta\.[A-Za-z]+\.(read|manage)$")
+_OKTA_API_SCOPE = re.compile(r"^okta\.[A-Za-z]+\.(read|manage)\Z")
 
 
 @dataclass
