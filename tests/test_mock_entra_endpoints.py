@@ -248,3 +248,5 @@ def test_kerberos_proxy_takes_only_kdc_messages(entra: EntraMock, http: TestClie
     assert http.post(path).status_code == 400
     assert http.post(path, content=b"0\x00", headers={"content-type": "application/kerberos"}).status_code == 400
     assert http.put(path).status_code == 405
+    huge = http.post(path, content=b"\x00" * (2 * 1024 * 1024), headers={"content-type": "application/kerberos"})
+    assert huge.status_code == 413 and "larger than" in huge.text  # read in chunks and given up on, never whole

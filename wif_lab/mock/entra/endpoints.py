@@ -55,7 +55,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from ..inbound import Rejected, form_pairs
+from ..inbound import Rejected, form_pairs, read_body
 from .errors import (
     ERROR_DESCRIPTION_TAIL,
     JSON_UTF8,
@@ -262,7 +262,10 @@ class EntraEndpoints:
         if request.method != "POST":
             return PlainTextResponse(f"Method not allowed ({request.method}).", status_code=405,
                                      headers={"allow": "POST"})
-        body = await request.body()
+        try:
+            body = await read_body(request)  # streamed and capped: the lab reads no message whole past the cap
+        except Rejected as refused:
+            return PlainTextResponse(refused.reason, status_code=413)
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if not body or kind != KDC_PROXY_TYPE:
             return PlainTextResponse(f"Expected a KDC-PROXY-MESSAGE body of type {KDC_PROXY_TYPE}.", status_code=400)
