@@ -225,3 +225,32 @@ def test_a_program_whose_client_hangs_up_is_killed(on: str, tmp_path: Path) -> N
         time.sleep(0.05)
     else:
         pytest.fail("the program outlived its client")
+
+
+def test_an_interpreter_path_with_a_space_still_gets_its_stand_in(tmp_path: Path) -> None:
+    """A `#!` line cannot hold such a path; the stand-in's sh launcher quotes it."""
+    venv = tmp_path / "my projects" / "venv"  # this environment, seen through a folder whose name has a space
+    venv.parent.mkdir()
+    venv.symlink_to(sys.prefix, target_is_directory=True)
+    spaced = venv / Path(sys.executable).relative_to(sys.prefix)
+    address = str(tmp_path / "server" / "socket")
+    os.mkdir(os.path.dirname(address))
+    root = str(Path(forkserver.__file__).resolve().parent.parent)
+    start = "import sys; from wif_lab.forkserver import serve; serve(sys.argv[1], '', '')"
+    server = subprocess.Popen([str(spaced), "-c", start, address], stdin=subprocess.PIPE,
+                              env={**os.environ, "PYTHONPATH": root})
+    try:
+        shim = Path(forkserver.shim_dir(address)) / "python3"
+        deadline = time.monotonic() + 30
+        while not shim.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert shim.exists(), "the server did not start"
+        source = "python3 - one <<'PY'\nimport sys; print(sys.argv, 'wif_lab.forkserver' in sys.modules)\nPY\n"
+        path = program(tmp_path, source, "program.sh")
+        env = {"PATH": os.pathsep.join([str(shim.parent), SHELL_PATH])}
+        done = subprocess.run(["bash", path.name], cwd=path.parent, env=env, capture_output=True, text=True,
+                              timeout=60, check=False)
+        assert (done.returncode, done.stdout) == (0, "['-', 'one'] True\n"), done.stderr  # True: on the server
+    finally:
+        server.kill()
+        server.wait()

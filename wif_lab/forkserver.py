@@ -34,6 +34,7 @@ import json
 import os
 import runpy
 import selectors
+import shlex
 import shutil
 import signal
 import socket
@@ -62,7 +63,7 @@ IMPORT_TIMEOUT = 60.0  # a server still importing accepts once it is done (early
 OWN_IDLE = 300.0
 _HEADER = struct.Struct("!I")
 SHIM_NAMES = ("python3", "python")
-# The stand-in `python3` a shell program finds first on PATH (standard library only; it runs as `python -IS`).
+# The stand-in `python3` a shell program finds first on PATH (standard library only; run as `python -IS`).
 _SHIM = """\
 import json, os, signal, socket, struct, sys
 
@@ -150,12 +151,15 @@ def shim_dir(address: str) -> str:
 
 
 def _write_shims(address: str) -> None:
+    """The stand-in's code, and ``python3``/``python`` as sh scripts that run it (a ``#!`` line cannot hold an
+    interpreter path with spaces, a folder name people do use)."""
     folder = shim_dir(address)
     os.makedirs(folder, exist_ok=True)
-    text = f"#!{sys.executable} -IS\n" + _SHIM.format(address=address, real=sys.executable,
-                                                         read_at_import=READ_AT_IMPORT)
-    for name in SHIM_NAMES:
-        path = os.path.join(folder, name)
+    code = os.path.join(folder, "stand_in.py")
+    files = {code: _SHIM.format(address=address, real=sys.executable, read_at_import=READ_AT_IMPORT)}
+    launcher = f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -IS {shlex.quote(code)} "$@"\n'
+    files.update({os.path.join(folder, name): launcher for name in SHIM_NAMES})
+    for path, text in files.items():  # the launchers last: a shell finds them only once all is written
         with open(path + ".tmp", "w") as out:
             out.write(text)
         os.chmod(path + ".tmp", 0o755)
