@@ -30,6 +30,8 @@ SAMPLES = [
     ("ExchangeResult(token_type='Bearer', expires_in=582, scope='x')",
      "ExchangeResult(token_type='Bearer', expires_in=<SECONDS>, scope='x')"),
     ("kid    de8d0db6bd1f66c06147b139108873feef0d7aa3", "kid    <GOOGLE-KID>"),
+    ("ImdsToken(resource='api://app', client_id='c1', expires_in=86399, access_token='x')",
+     "ImdsToken(resource='api://app', client_id='c1', expires_in=<SECONDS-LEFT>, access_token='x')"),
 ]
 
 
