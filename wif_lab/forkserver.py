@@ -63,6 +63,7 @@ IMPORT_TIMEOUT = 60.0  # a server still importing accepts once it is done (early
 OWN_IDLE = 300.0
 _HEADER = struct.Struct("!I")
 SHIM_NAMES = ("python3", "python")
+SHELLS = ("bash", "sh")  # the programs whose own `python3` gets the stand-in
 # The stand-in `python3` a shell program finds first on PATH (standard library only; run as `python -IS`).
 _SHIM = """\
 import json, os, signal, socket, struct, sys
@@ -388,11 +389,13 @@ def run(argv: Sequence[str], *, cwd: str | Path, env: Mapping[str, str],
     """``subprocess.run(argv, cwd=…, env=…, capture_output=True, text=True, timeout=…)`` for a Python program
     (``argv[0]`` is this interpreter): on the fork server when there is one, else in a fresh interpreter."""
     python = len(argv) >= 2 and argv[0] == sys.executable and argv[1].endswith(".py")
+    shell = bool(argv) and os.path.basename(argv[0]) in SHELLS
     if not any(name in env for name in READ_AT_IMPORT):
         try:
             if python:
                 return _run_forked(argv, cwd=cwd, env=env, timeout=timeout)
-            env = _with_shims(env)  # a shell program: its `python3` runs on the server
+            if shell:  # its `python3` runs on the server (anything else, e.g. node, starts no server for nothing)
+                env = _with_shims(env)
         except Unavailable:
             pass
     return subprocess.run(list(argv), cwd=cwd, env=dict(env), capture_output=True, text=True, timeout=timeout,
